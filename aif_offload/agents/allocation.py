@@ -1,0 +1,136 @@
+"""Shared pieces of the rule agents: the nominal allocation and a latency forecast from observations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aif_offload.agents.base import EnvContext
+from aif_offload.sim import channel, outcome
+from aif_offload.sim.llm_latency import full_gpu_compute_time_s, kv_cache_bytes
+from aif_offload.sim.outcome import Outcome, TaskState
+from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.topology import Servers, build_servers, model_spec
+
+
+class Forecaster:
+    """Predicts each action's outcome from the observation alone, with the scenario's nominal model.
+
+    It knows the scenario (servers, latency model, radio constants) but not the hidden state: it
+    assumes mean channel gain (no shadowing), a ground-to-ground link, a terminal that stays put, no
+    queue, and that the reported remaining resources are the truth.
+    """
+
+    def __init__(self, context: EnvContext) -> None:
+        self.context = context
+        self.servers: Servers = build_servers(context.scenario)
+        self._model = model_spec(context.scenario)
+        actions = context.scenario.actions
+        self.levels = (
+            np.asarray(actions.compute_shares),
+            np.asarray(actions.bandwidth_mhz),
+            np.asarray(actions.memory_gb),
+        )
+
+    def kv_need_gb(self, observation: np.ndarray) -> np.ndarray:
+        layout = self.context.layout
+        tokens = np.rint(
+            1000
+            * (
+                layout.get(observation, "prompt_ktokens")
+                + layout.get(observation, "output_ktokens")
+            )
+        )
+        return kv_cache_bytes(self._model, tokens) / 1e9
+
+    def task_state(self, observation: np.ndarray) -> TaskState:
+        layout = self.context.layout
+        b, s = observation.shape[0], self.servers.num_servers
+        prompt = np.rint(1000 * layout.get(observation, "prompt_ktokens")).astype(np.int64)
+        output = np.rint(1000 * layout.get(observation, "output_ktokens")).astype(np.int64)
+        full_time = np.stack(
+            [full_gpu_compute_time_s(p, prompt, output) for p in self.servers.profiles], axis=-1
+        )
+        remaining = (
+            np.stack(
+                [
+                    layout.get(observation, name)
+                    for name in ("remaining_compute", "remaining_bandwidth", "remaining_memory")
+                ],
+                axis=1,
+            )
+            * self.servers.capacity[None]
+        )
+        still = np.zeros((b, 3))
+        return TaskState(
+            now_s=np.zeros(b),
+            terminal_start_m=self.servers.position_m[0][None] + still,  # placeholder position
+            terminal_velocity_m_s=still,
+            terminal_low_m=still - 1e9,
+            terminal_high_m=still + 1e9,
+            distance_m=1000.0 * layout.get(observation, "distance_km").astype(float),
+            link_kind=np.full((b, s), channel.GROUND_GROUND, dtype=np.int8),
+            shadowing_up_db=np.zeros((b, s)),
+            shadowing_down_db=np.zeros((b, s)),
+            request_bits=8000.0 * layout.get(observation, "request_kb").astype(float),
+            reply_bits=8000.0 * layout.get(observation, "reply_kb").astype(float),
+            full_gpu_time_s=full_time,
+            kv_need_gb=self.kv_need_gb(observation),
+            t_max_s=layout.get(observation, "t_max_s").astype(float),
+            remaining=remaining,
+            earliest_free_s=np.full((b, s), -np.inf),
+        )
+
+    def forecast_all(self, observation: np.ndarray) -> Outcome:
+        """Predicted outcome of every action: arrays (B, S, C, W, M)."""
+        s = self.servers.num_servers
+        shares, bandwidths, memories = self.levels
+        return outcome.evaluate(
+            self.task_state(observation),
+            self.servers,
+            self.context.scenario,
+            np.arange(s).reshape(1, s, 1, 1, 1),
+            shares.reshape(1, 1, -1, 1, 1),
+            bandwidths.reshape(1, 1, 1, -1, 1),
+            memories.reshape(1, 1, 1, 1, -1),
+        )
+
+    def nominal_allocation(self, observation: np.ndarray, server: np.ndarray) -> np.ndarray:
+        """Whole-GPU compute, the smallest bandwidth, the smallest memory that holds the KV cache."""
+        shares, _, memories = self.levels
+        fits = memories[None, :] >= self.kv_need_gb(observation)[:, None]
+        memory = np.where(fits.any(axis=1), fits.argmax(axis=1), memories.size - 1)
+        b = observation.shape[0]
+        return np.stack(
+            [server, np.full(b, shares.size - 1), np.zeros(b, dtype=np.int64), memory], axis=1
+        ).astype(np.int64)
+
+
+# Actions whose value is within 1 % of the best count as equally good; among them the thriftiest
+# is taken, so a rule does not hoard bandwidth for a 1 ms gain and block the next tasks.
+NEAR_BEST = 0.01
+
+
+def best_flat_action(score: np.ndarray) -> np.ndarray:
+    """(B, S, C, W, M) scores -> (B, 4) index of the best action per environment."""
+    b = score.shape[0]
+    flat = score.reshape(b, -1).argmax(axis=1)
+    return np.stack(np.unravel_index(flat, score.shape[1:]), axis=1).astype(np.int64)
+
+
+def resource_use(scenario: Scenario) -> np.ndarray:
+    """(1, 1, C, W, M) sum over the three resources of each level relative to the largest level."""
+    actions = scenario.actions
+    levels = [
+        np.asarray(x) for x in (actions.compute_shares, actions.bandwidth_mhz, actions.memory_gb)
+    ]
+    shapes = ((1, 1, -1, 1, 1), (1, 1, 1, -1, 1), (1, 1, 1, 1, -1))
+    return sum((lv / lv.max()).reshape(shape) for lv, shape in zip(levels, shapes, strict=True))
+
+
+def thriftiest_near_best(value: np.ndarray, scenario: Scenario) -> np.ndarray:
+    """Among actions within NEAR_BEST of the best ``value`` (B, S, C, W, M), the one using least."""
+    b = value.shape[0]
+    best = value.reshape(b, -1).max(axis=1).reshape((b,) + (1,) * (value.ndim - 1))
+    near_best = value >= best - NEAR_BEST * np.abs(best)
+    # Lexicographic: fewest resources among the near-best, then the higher value.
+    return best_flat_action(np.where(near_best, -resource_use(scenario) + 1e-6 * value, -np.inf))

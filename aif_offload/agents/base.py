@@ -1,0 +1,71 @@
+"""The one agent protocol every agent implements: rules, the oracle, active inference, deep RL.
+
+Agents act on a batch: ``act`` takes observations (B, obs_dim) and returns integer actions (B, 4),
+one independent environment per row. Learners also receive every transition through ``observe``.
+Only agents with ``needs_truth`` (the oracle) are handed the simulator's true outcomes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from aif_offload.envs.observation import ObservationLayout
+from aif_offload.sim.outcome import Outcome
+from aif_offload.sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class EnvContext:
+    """What an agent knows about its environment when it is built."""
+
+    scenario: Scenario
+    action_nvec: np.ndarray  # (4,) servers, compute, bandwidth, memory levels
+    layout: ObservationLayout
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One batched environment step, as a learner sees it."""
+
+    observation: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_observation: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Agent(ABC):
+    """Base class: subclasses set ``name`` and ``summary`` and implement ``act``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    needs_truth: ClassVar[bool] = False
+    learns: ClassVar[bool] = False
+
+    def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
+        if len(seeds) != context.batch_size:
+            raise ValueError(
+                f"seeds: need one per environment ({context.batch_size}), got {len(seeds)}"
+            )
+        self.context = context
+        self.seeds = [int(s) for s in seeds]
+        # One generator per row, so row i's choices depend on its seed only, not on the batch.
+        self.rngs = [np.random.default_rng(s) for s in self.seeds]
+
+    def begin_episode(self) -> None:
+        """Called before the first step of every episode."""
+
+    @abstractmethod
+    def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
+        """Integer actions (B, 4) for observations (B, obs_dim)."""
+
+    def observe(self, transition: Transition) -> None:
+        """Learn from a step; rules ignore it."""

@@ -1,0 +1,1 @@
+"""Statistics and diagnostics computed from saved results."""

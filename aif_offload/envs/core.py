@@ -1,0 +1,120 @@
+"""What the single and the vector environment share: spaces, observation, masks, info, reward."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from gymnasium import spaces
+
+from aif_offload.envs.observation import ObservationLayout, encode
+from aif_offload.scenarios import load_scenario
+from aif_offload.sim.outcome import FAILURE_REASONS, Outcome, fits
+from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.simulator import BatchedSimulator
+
+RewardKind = Literal["eq14", "completion"]
+REWARD_KINDS = ("eq14", "completion")
+
+
+def resolve_scenario(
+    scenario: Scenario | str, t_max_s: float | None, load_percent: float | None
+) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario.with_overrides(t_max_s=t_max_s, load_percent=load_percent)
+    return load_scenario(scenario, t_max_s=t_max_s, load_percent=load_percent)
+
+
+class EnvCore:
+    """A batched simulator seen through the Gymnasium conventions of this package."""
+
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        batch_size: int,
+        *,
+        t_max_s: float | None = None,
+        load_percent: float | None = None,
+        flatten_actions: bool = False,
+        reward: RewardKind = "eq14",
+    ) -> None:
+        if reward not in REWARD_KINDS:
+            raise ValueError(f"reward: unknown kind '{reward}', allowed: {', '.join(REWARD_KINDS)}")
+        self.scenario = resolve_scenario(scenario, t_max_s, load_percent)
+        self.sim = BatchedSimulator(self.scenario, batch_size)
+        self.layout = ObservationLayout(self.sim.servers.num_servers)
+        self.flatten_actions = flatten_actions
+        self.reward_kind = reward
+        low, high = self.layout.bounds(self.scenario)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        nvec = self.sim.action_nvec
+        self.action_space: spaces.Space = (
+            spaces.Discrete(int(np.prod(nvec))) if flatten_actions else spaces.MultiDiscrete(nvec)
+        )
+        self._state = None
+
+    # Actions -----------------------------------------------------------------------------
+    def to_multi(self, actions) -> np.ndarray:
+        """Actions as (B, 4) integers, whichever action space the env exposes."""
+        nvec = self.sim.action_nvec
+        if self.flatten_actions:
+            flat = np.asarray(actions, dtype=np.int64).reshape(-1)
+            if np.any(flat < 0) or np.any(flat >= np.prod(nvec)):
+                raise ValueError(
+                    f"action: must be in [0, {int(np.prod(nvec))}), got {flat.tolist()}"
+                )
+            return np.stack(np.unravel_index(flat, nvec), axis=1)
+        return np.asarray(actions, dtype=np.int64).reshape(-1, nvec.size)
+
+    # Observation, masks, info ---------------------------------------------------------------
+    def observe(self) -> np.ndarray:
+        self._state = self.sim.task_state()
+        view = self.sim.agent_view(self._state)
+        self._view = view
+        return np.clip(encode(view), self.observation_space.low, self.observation_space.high)
+
+    def feasible(self) -> np.ndarray:
+        """(B, S, C, W, M) allocations that fit what the agent is told is left (reports, if partial)."""
+        view, servers = self._view, self.sim.servers
+        remaining = view.remaining_fraction * servers.capacity[None]
+        return fits(self.scenario, servers, remaining, self._state.kv_need_gb)
+
+    def action_masks(self) -> np.ndarray:
+        """Masks in the layout MaskablePPO expects: flat joint mask, or per-dimension masks joined."""
+        joint = self.feasible()
+        b = joint.shape[0]
+        nothing = ~joint.reshape(b, -1).any(axis=1)
+        joint[nothing] = True  # no action fits: leave every action open rather than none
+        if self.flatten_actions:
+            return joint.reshape(b, -1)
+        per_dim = [joint.any(axis=tuple(a for a in range(1, 5) if a != d)) for d in range(1, 5)]
+        return np.concatenate(per_dim, axis=1)
+
+    def oracle_outcomes(self) -> Outcome:
+        """True outcome of every action for the current task (B, S, C, W, M): the oracle's view."""
+        return self.sim.evaluate_all(self._state)
+
+    def reward(self, result: Outcome) -> np.ndarray:
+        if self.reward_kind == "completion":
+            return result.completed.astype(np.float64)
+        return np.asarray(result.reward, dtype=np.float64)
+
+    @staticmethod
+    def info(result: Outcome) -> dict[str, np.ndarray]:
+        """Per-environment facts of the dispatched task (arrays of length B)."""
+        return {
+            "latency_s": result.latency_s,
+            "transmission_s": result.transmission_s,
+            "propagation_s": result.propagation_s,
+            "queueing_s": result.queueing_s,
+            "compute_s": result.compute_s,
+            "completed": result.completed,
+            "failure": result.failure,
+            "accuracy": result.accuracy,
+            "guidance": result.guidance,
+            "reward_eq14": result.reward,
+        }
+
+
+def failure_name(code: int) -> str:
+    return FAILURE_REASONS[int(code)]

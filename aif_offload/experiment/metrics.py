@@ -1,0 +1,85 @@
+"""Per-episode metrics from the per-task info of a vector environment (the paper's eqs. 9 and 14)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aif_offload.sim.outcome import FAILURE_REASONS
+
+METRICS = (
+    "completion_rate",
+    "mean_latency_s",
+    "mean_accuracy",
+    "sum_reward",
+    "utility",
+    "mean_transmission_s",
+    "mean_propagation_s",
+    "mean_queueing_s",
+    "mean_compute_s",
+    "tasks",
+)
+METRIC_DOCS = {
+    "completion_rate": "completed tasks / issued tasks",
+    "mean_latency_s": "mean latency of completed tasks (s); NaN if none completed",
+    "mean_accuracy": "mean pass@100 over issued tasks, a failed task scoring 0",
+    "sum_reward": "sum of the eq. 14 reward over the episode",
+    "utility": "eq. 9: 1 / mean_latency_s + mean_accuracy (0 latency term if none completed)",
+    "mean_transmission_s": "mean transmission time of completed tasks (s)",
+    "mean_propagation_s": "mean propagation time of completed tasks (s)",
+    "mean_queueing_s": "mean queueing time of completed tasks (s)",
+    "mean_compute_s": "mean compute time of completed tasks (s)",
+    "tasks": "tasks issued in the episode",
+}
+
+
+class EpisodeAccumulator:
+    """Sums per-task facts of B environments until their episodes end."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.clear()
+
+    def clear(self) -> None:
+        b = self.batch_size
+        self.tasks = np.zeros(b)
+        self.completed = np.zeros(b)
+        self.reward = np.zeros(b)
+        self.accuracy = np.zeros(b)
+        self.parts = {
+            k: np.zeros(b)
+            for k in ("latency_s", "transmission_s", "propagation_s", "queueing_s", "compute_s")
+        }
+        self.failures = np.zeros((b, len(FAILURE_REASONS)))
+
+    def add(self, reward: np.ndarray, info: dict[str, np.ndarray]) -> None:
+        done = np.asarray(info["completed"], dtype=bool)
+        self.tasks += 1
+        self.completed += done
+        self.reward += reward
+        self.accuracy += info["accuracy"]
+        for key, total in self.parts.items():
+            total += np.where(done, info[key], 0.0)
+        np.add.at(self.failures, (np.arange(self.batch_size), np.asarray(info["failure"], int)), 1)
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """Metrics of the finished episodes, one value per environment."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_done = {k: v / self.completed for k, v in self.parts.items()}
+        mean_latency = per_done["latency_s"]
+        mean_accuracy = self.accuracy / self.tasks
+        latency_term = np.where(
+            self.completed > 0, 1.0 / np.where(self.completed > 0, mean_latency, 1.0), 0.0
+        )
+        return {
+            "completion_rate": self.completed / self.tasks,
+            "mean_latency_s": mean_latency,
+            "mean_accuracy": mean_accuracy,
+            "sum_reward": self.reward.copy(),
+            "utility": latency_term + mean_accuracy,
+            "mean_transmission_s": per_done["transmission_s"],
+            "mean_propagation_s": per_done["propagation_s"],
+            "mean_queueing_s": per_done["queueing_s"],
+            "mean_compute_s": per_done["compute_s"],
+            "tasks": self.tasks.copy(),
+            "failures": self.failures.copy(),
+        }

@@ -1,0 +1,1 @@
+"""Analysis scripts: latency calibration, regime tables, belief diagnostics and comparisons (installed as ``aif_offload.analysis``)."""

@@ -1,0 +1,1 @@
+"""Generative models written in Python (installed as ``aif_offload.models``)."""
