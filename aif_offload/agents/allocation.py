@@ -9,6 +9,7 @@ from aif_offload.sim import channel, outcome
 from aif_offload.sim.llm_latency import full_gpu_compute_time_s, kv_cache_bytes
 from aif_offload.sim.outcome import Outcome, TaskState
 from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.simulator import action_grid
 from aif_offload.sim.topology import Servers, build_servers, model_spec
 
 
@@ -43,34 +44,41 @@ class Forecaster:
         return kv_cache_bytes(self._model, tokens) / 1e9
 
     def task_state(self, observation: np.ndarray) -> TaskState:
-        layout = self.context.layout
+        layout, scenario = self.context.layout, self.context.scenario
         b, s = observation.shape[0], self.servers.num_servers
         prompt = np.rint(1000 * layout.get(observation, "prompt_ktokens")).astype(np.int64)
         output = np.rint(1000 * layout.get(observation, "output_ktokens")).astype(np.int64)
         full_time = np.stack(
             [full_gpu_compute_time_s(p, prompt, output) for p in self.servers.profiles], axis=-1
         )
-        remaining = (
-            np.stack(
-                [
-                    layout.get(observation, name)
-                    for name in ("remaining_compute", "remaining_bandwidth", "remaining_memory")
-                ],
-                axis=1,
-            )
-            * self.servers.capacity[None]
+        fractions = [
+            layout.get(observation, name)
+            for name in ("remaining_compute", "remaining_bandwidth", "remaining_memory")
+        ]
+        remaining = np.stack(fractions, axis=1) * self.servers.capacity[None]
+        distance = 1000.0 * layout.get(observation, "distance_km").astype(float)
+        no_shadowing = np.zeros((b, s))
+        uplink, slope, budget = outcome.link_terms(
+            scenario,
+            self.servers,
+            distance,
+            np.full((b, s), channel.GROUND_GROUND),
+            no_shadowing,
+            no_shadowing,
         )
-        still = np.zeros((b, 3))
+        here = np.zeros(
+            (b, 3)
+        )  # motion unknown: the reply is forecast over d1 (terminal_moves=False)
         return TaskState(
             now_s=np.zeros(b),
-            terminal_start_m=self.servers.position_m[0][None] + still,  # placeholder position
-            terminal_velocity_m_s=still,
-            terminal_low_m=still - 1e9,
-            terminal_high_m=still + 1e9,
-            distance_m=1000.0 * layout.get(observation, "distance_km").astype(float),
-            link_kind=np.full((b, s), channel.GROUND_GROUND, dtype=np.int8),
-            shadowing_up_db=np.zeros((b, s)),
-            shadowing_down_db=np.zeros((b, s)),
+            terminal_start_m=here,
+            terminal_velocity_m_s=here,
+            terminal_low_m=here,
+            terminal_high_m=here,
+            distance_m=distance,
+            uplink_rate_bps=uplink,
+            downlink_slope_db=slope,
+            downlink_budget_db=budget,
             request_bits=8000.0 * layout.get(observation, "request_kb").astype(float),
             reply_bits=8000.0 * layout.get(observation, "reply_kb").astype(float),
             full_gpu_time_s=full_time,
@@ -78,20 +86,16 @@ class Forecaster:
             t_max_s=layout.get(observation, "t_max_s").astype(float),
             remaining=remaining,
             earliest_free_s=np.full((b, s), -np.inf),
+            terminal_moves=False,
         )
 
     def forecast_all(self, observation: np.ndarray) -> Outcome:
         """Predicted outcome of every action: arrays (B, S, C, W, M)."""
-        s = self.servers.num_servers
-        shares, bandwidths, memories = self.levels
         return outcome.evaluate(
             self.task_state(observation),
             self.servers,
             self.context.scenario,
-            np.arange(s).reshape(1, s, 1, 1, 1),
-            shares.reshape(1, 1, -1, 1, 1),
-            bandwidths.reshape(1, 1, 1, -1, 1),
-            memories.reshape(1, 1, 1, 1, -1),
+            *action_grid(self.context.action_nvec),
         )
 
     def nominal_allocation(self, observation: np.ndarray, server: np.ndarray) -> np.ndarray:

@@ -121,7 +121,7 @@ class CloudEdgeLLMEnv(gym.Env):
             np.asarray(action) if not self.core.flatten_actions else action
         ):
             raise ValueError(f"action: {action!r} is not in {self.action_space}")
-        result = self.core.sim.step(self.core.to_multi(action))
+        result = self.core.step(action)
         truncated = bool(self.core.sim.done[0])
         observation = self.core.observe()[0]
         info = {key: value[0].item() for key, value in self.core.info(result).items()}

@@ -66,6 +66,10 @@ class EnvCore:
             return np.stack(np.unravel_index(flat, nvec), axis=1)
         return np.asarray(actions, dtype=np.int64).reshape(-1, nvec.size)
 
+    def step(self, actions):
+        """Dispatch with the state the last observation was made from."""
+        return self.sim.step(self.to_multi(actions), self._state)
+
     # Observation, masks, info ---------------------------------------------------------------
     def observe(self) -> np.ndarray:
         self._state = self.sim.task_state()

@@ -79,7 +79,7 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._seeders:
             raise RuntimeError("call reset() before step()")
-        result = self.core.sim.step(self.core.to_multi(actions))
+        result = self.core.step(actions)
         reward = self.core.reward(result)
         info = self.core.info(result)
         truncated = self.core.sim.done.copy()

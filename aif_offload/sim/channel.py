@@ -27,14 +27,27 @@ def link_kind(altitude_a_m: np.ndarray, altitude_b_m: np.ndarray) -> np.ndarray:
     return airborne_a.astype(np.int8) + airborne_b.astype(np.int8)
 
 
+def path_loss_coefficients(kind: np.ndarray, radio: RadioConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(intercept, slope) in dB with PL = intercept + slope log10(d / 1 m) for each link kind.
+
+    All three laws have this form: eq. 5 in km is 128.1 - 3 x 37.6 + 37.6 log10(d_m).
+    """
+    intercept = np.array(
+        [
+            radio.gg_intercept_db - 3.0 * radio.gg_slope_db,
+            radio.ga_intercept_db,
+            radio.aa_intercept_db,
+        ]
+    )
+    slope = np.array([radio.gg_slope_db, 10.0 * radio.ga_alpha, 10.0 * radio.aa_alpha])
+    kind = np.asarray(kind)
+    return intercept[kind], slope[kind]
+
+
 def path_loss_db(distance_m: np.ndarray, kind: np.ndarray, radio: RadioConfig) -> np.ndarray:
     """Path loss by link kind; distances below ``radio.min_distance_m`` are clamped (far-field laws)."""
-    d = np.maximum(np.asarray(distance_m, dtype=float), radio.min_distance_m)
-    log_d = np.log10(d)
-    gg = radio.gg_intercept_db + radio.gg_slope_db * (log_d - 3.0)  # d in km
-    ga = 10.0 * radio.ga_alpha * log_d + radio.ga_intercept_db
-    aa = 10.0 * radio.aa_alpha * log_d + radio.aa_intercept_db
-    return np.choose(np.asarray(kind), (gg, ga, aa))
+    intercept, slope = path_loss_coefficients(kind, radio)
+    return intercept + slope * np.log10(np.maximum(distance_m, radio.min_distance_m))
 
 
 def shadowing_std_db(kind: np.ndarray, radio: RadioConfig) -> np.ndarray:

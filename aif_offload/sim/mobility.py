@@ -52,27 +52,38 @@ def terminal_kinds(config: TerminalConfig) -> np.ndarray:
     )
 
 
-def sample_terminals(rng: np.random.Generator, config: TerminalConfig) -> Terminals:
-    """Draw start positions, headings and speeds of every terminal for one episode."""
+TERMINAL_UNIFORMS = 6  # x, y, z, speed, heading, climb
+
+
+def build_terminals(uniforms: np.ndarray, config: TerminalConfig) -> Terminals:
+    """Terminals of E environments from uniform draws (E, T, TERMINAL_UNIFORMS) in [0, 1)."""
     kind = terminal_kinds(config)
-    n = kind.size
     width, depth = config.area_m
     air = kind == AIR
-    low = np.zeros((n, 3))
-    high = np.empty((n, 3))
-    high[:, 0], high[:, 1] = width, depth
-    low[:, 2] = np.where(air, config.air_altitude_m[0], config.ground_height_m)
-    high[:, 2] = np.where(air, config.air_altitude_m[1], config.ground_height_m)
-    start = low + rng.random((n, 3)) * (high - low)
+    shape = uniforms.shape[:-1]
+    low = np.zeros((*shape, 3))
+    high = np.empty((*shape, 3))
+    high[..., 0], high[..., 1] = width, depth
+    low[..., 2] = np.where(air, config.air_altitude_m[0], config.ground_height_m)
+    high[..., 2] = np.where(air, config.air_altitude_m[1], config.ground_height_m)
+    start = low + uniforms[..., :3] * (high - low)
 
+    def between(bounds: tuple[float, float], u: np.ndarray) -> np.ndarray:
+        return bounds[0] + u * (bounds[1] - bounds[0])
+
+    u_speed = uniforms[..., 3]
     speed = np.where(
-        air,
-        rng.uniform(*config.air_speed_m_s, size=n),
-        rng.uniform(*config.ground_speed_m_s, size=n),
+        air, between(config.air_speed_m_s, u_speed), between(config.ground_speed_m_s, u_speed)
     )
     speed = np.where(kind == FIXED, 0.0, speed)
-    heading = rng.uniform(0.0, 2.0 * np.pi, size=n)
+    heading = 2.0 * np.pi * uniforms[..., 4]
     # UAVs also climb or descend a little; ground terminals stay on the ground.
-    climb = np.where(air, rng.uniform(-0.2, 0.2, size=n), 0.0)
+    climb = np.where(air, between((-0.2, 0.2), uniforms[..., 5]), 0.0)
     velocity = np.stack([speed * np.cos(heading), speed * np.sin(heading), speed * climb], axis=-1)
     return Terminals(start_m=start, velocity_m_s=velocity, low_m=low, high_m=high, kind=kind)
+
+
+def sample_terminals(rng: np.random.Generator, config: TerminalConfig) -> Terminals:
+    """Draw start positions, headings and speeds of every terminal for one episode."""
+    n = terminal_kinds(config).size
+    return build_terminals(rng.random((n, TERMINAL_UNIFORMS)), config)

@@ -33,7 +33,12 @@ FAILURE_REASONS = (
 
 @dataclass(frozen=True)
 class TaskState:
-    """The current task and the system as it is when the task is issued; arrays lead with B."""
+    """The current task and the system when it is issued; arrays lead with the batch B.
+
+    The radio terms that do not depend on the action are already folded in: the uplink rate at
+    every bandwidth level, and the downlink's path-loss slope and link budget, which only await the
+    distance d2 at which the reply is sent.
+    """
 
     now_s: np.ndarray  # (B,)
     terminal_start_m: np.ndarray  # (B, 3) unfolded motion of the requesting terminal
@@ -41,9 +46,9 @@ class TaskState:
     terminal_low_m: np.ndarray  # (B, 3)
     terminal_high_m: np.ndarray  # (B, 3)
     distance_m: np.ndarray  # (B, S) d1 at issue time
-    link_kind: np.ndarray  # (B, S)
-    shadowing_up_db: np.ndarray  # (B, S)
-    shadowing_down_db: np.ndarray  # (B, S)
+    uplink_rate_bps: np.ndarray  # (B, S, W) at each bandwidth level
+    downlink_slope_db: np.ndarray  # (B, S) path-loss slope per decade of distance
+    downlink_budget_db: np.ndarray  # (B, S) P + g - PL intercept - shadowing, before distance
     request_bits: np.ndarray  # (B,) PS_x
     reply_bits: np.ndarray  # (B,) PS_y
     full_gpu_time_s: np.ndarray  # (B, S) compute time with a whole GPU of each server
@@ -51,6 +56,29 @@ class TaskState:
     t_max_s: np.ndarray  # (B,)
     remaining: np.ndarray  # (B, 3, S) compute TFLOPS, bandwidth MHz, memory GB left now
     earliest_free_s: np.ndarray  # (B, S) when each server's first processing slot frees
+    terminal_moves: bool = True  # False: the reply goes back over d1 (a forecast without motion)
+
+
+def link_terms(
+    scenario: Scenario,
+    servers: Servers,
+    distance_m: np.ndarray,
+    kind: np.ndarray,
+    shadowing_up_db: np.ndarray,
+    shadowing_down_db: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uplink rate per bandwidth level (..., S, W), downlink slope and budget (..., S) (eqs. 3-7)."""
+    radio = scenario.radio
+    intercept, slope = channel.path_loss_coefficients(kind, radio)
+    gain_up = (
+        radio.antenna_gain_db - channel.path_loss_db(distance_m, kind, radio) - shadowing_up_db
+    )
+    bandwidth_hz = np.asarray(scenario.actions.bandwidth_mhz) * 1e6
+    uplink = channel.shannon_rate_bps(
+        bandwidth_hz, scenario.terminals.tx_power_dbm, gain_up[..., None], radio
+    )
+    budget = servers.tx_power_dbm + radio.antenna_gain_db - intercept - shadowing_down_db
+    return uplink, slope, budget
 
 
 @dataclass(frozen=True)
@@ -79,11 +107,9 @@ class Outcome:
         return (self.failure == COMPLETED) | (self.failure == DEADLINE_EXCEEDED)
 
 
-def _per_env(values: np.ndarray, server: np.ndarray) -> np.ndarray:
-    """values[b, server[b, ...]] for a (B, S) table and a server index with leading dim B."""
-    batch = values.shape[0]
-    env = np.arange(batch).reshape((batch,) + (1,) * (server.ndim - 1))
-    return values[env, server]
+def _per_env(values: np.ndarray, env: np.ndarray, *index: np.ndarray) -> np.ndarray:
+    """values[b, index...] for a (B, ...) table; ``env`` is arange(B) shaped to broadcast."""
+    return values[(env, *index)]
 
 
 def _lead(values: np.ndarray, ndim: int) -> np.ndarray:
@@ -97,51 +123,60 @@ def evaluate(
     servers: Servers,
     scenario: Scenario,
     server: np.ndarray,
-    compute_share: np.ndarray,
-    bandwidth_mhz: np.ndarray,
-    memory_gb: np.ndarray,
+    compute_level: np.ndarray,
+    bandwidth_level: np.ndarray,
+    memory_level: np.ndarray,
 ) -> Outcome:
-    """Outcome of giving the current task ``server`` with these allocations (broadcast shapes)."""
-    server, compute_share, bandwidth_mhz, memory_gb = np.broadcast_arrays(
-        server, compute_share, bandwidth_mhz, memory_gb
-    )
+    """Outcome of giving the current task ``server`` and these allocation levels (broadcast)."""
+    levels = (server, compute_level, bandwidth_level, memory_level)
+    if len({np.shape(x) for x in levels}) > 1:
+        server, compute_level, bandwidth_level, memory_level = np.broadcast_arrays(*levels)
     ndim = server.ndim
-    radio = scenario.radio
-    bandwidth_hz = bandwidth_mhz * 1e6
+    env = np.arange(state.now_s.shape[0]).reshape((-1,) + (1,) * (ndim - 1))
+    radio, actions = scenario.radio, scenario.actions
+    compute_share = np.asarray(actions.compute_shares)[compute_level]
+    bandwidth_mhz = np.asarray(actions.bandwidth_mhz)[bandwidth_level]
+    memory_gb = np.asarray(actions.memory_gb)[memory_level]
 
-    # Uplink (PS_x) at distance d1.
-    d1 = _per_env(state.distance_m, server)
-    kind = _per_env(state.link_kind, server)
-    gain_up = channel.channel_gain_db(d1, kind, _per_env(state.shadowing_up_db, server), radio)
-    rate_up = channel.shannon_rate_bps(
-        bandwidth_hz, scenario.terminals.tx_power_dbm, gain_up, radio
-    )
+    # Uplink (PS_x) at distance d1, then propagation (and backhaul) to the server.
+    rate_up = _per_env(state.uplink_rate_bps, env, server, bandwidth_level)
     uplink_s = _lead(state.request_bits, ndim) / rate_up
+    d1 = _per_env(state.distance_m, env, server)
     backhaul_s = servers.backhaul_one_way_s[server]
     there_s = channel.propagation_delay_s(d1) + backhaul_s
 
     # Queue for a processing slot, then compute with the allocated share of one GPU.
-    now = _lead(state.now_s, ndim)
-    at_server_s = now + uplink_s + there_s
-    start_s = np.maximum(at_server_s, _per_env(state.earliest_free_s, server))
-    compute_s = _per_env(state.full_gpu_time_s, server) / compute_share
+    at_server_s = _lead(state.now_s, ndim) + uplink_s + there_s
+    start_s = np.maximum(at_server_s, _per_env(state.earliest_free_s, env, server))
+    compute_s = _per_env(state.full_gpu_time_s, env, server) / compute_share
     compute_end_s = start_s + compute_s
 
     # Downlink (PS_y) to where the terminal has moved by then (d2).
-    motion = (
-        state.terminal_start_m,
-        state.terminal_velocity_m_s,
-        state.terminal_low_m,
-        state.terminal_high_m,
+    if state.terminal_moves:
+        motion = (
+            state.terminal_start_m,
+            state.terminal_velocity_m_s,
+            state.terminal_low_m,
+            state.terminal_high_m,
+        )
+        position = positions_at(*(_lead(a, ndim) for a in motion), compute_end_s)
+        offset = position - servers.position_m[server]
+        d2 = np.sqrt(np.einsum("...i,...i->...", offset, offset))
+    else:
+        d2 = d1 + np.zeros_like(compute_end_s)
+    path_db = _per_env(state.downlink_slope_db, env, server) * np.log10(
+        np.maximum(d2, radio.min_distance_m)
     )
-    start_m, velocity, low, high = (_lead(a, ndim) for a in motion)
-    position = positions_at(start_m, velocity, low, high, compute_end_s)
-    d2 = np.linalg.norm(position - servers.position_m[server], axis=-1)
-    gain_down = channel.channel_gain_db(d2, kind, _per_env(state.shadowing_down_db, server), radio)
-    rate_down = channel.shannon_rate_bps(
-        bandwidth_hz, servers.tx_power_dbm[server], gain_down, radio
+    bandwidth_hz = bandwidth_mhz * 1e6
+    snr = 10.0 ** (
+        (
+            _per_env(state.downlink_budget_db, env, server)
+            - path_db
+            - channel.noise_power_dbm(bandwidth_hz, radio)
+        )
+        / 10.0
     )
-    downlink_s = _lead(state.reply_bits, ndim) / rate_down
+    downlink_s = _lead(state.reply_bits, ndim) / (bandwidth_hz * np.log2(1.0 + snr))
     back_s = channel.propagation_delay_s(d2) + backhaul_s
 
     transmission_s = uplink_s + downlink_s
@@ -149,7 +184,9 @@ def evaluate(
     queueing_s = start_s - at_server_s
     latency_s = transmission_s + propagation_s + queueing_s + compute_s
 
-    failure = _failure(state, servers, server, compute_share, bandwidth_mhz, memory_gb, latency_s)
+    failure = _failure(
+        state, servers, env, server, compute_share, bandwidth_mhz, memory_gb, latency_s
+    )
     completed = failure == COMPLETED
     accuracy = np.where(completed, servers.pass_at_100[server], 0.0)
     value = 1.0 / latency_s + servers.pass_at_100[server]
@@ -171,6 +208,7 @@ def evaluate(
 def _failure(
     state: TaskState,
     servers: Servers,
+    env: np.ndarray,
     server: np.ndarray,
     compute_share: np.ndarray,
     bandwidth_mhz: np.ndarray,
@@ -189,7 +227,7 @@ def _failure(
     failure = np.where(latency_s > _lead(state.t_max_s, ndim), DEADLINE_EXCEEDED, COMPLETED)
     failure = np.where(memory_gb < _lead(state.kv_need_gb, ndim), MEMORY_BELOW_KV_NEED, failure)
     for asked, left, reason in reversed(checks):
-        failure = np.where(asked > _per_env(left, server) + tolerance, reason, failure)
+        failure = np.where(asked > _per_env(left, env, server) + tolerance, reason, failure)
     return failure.astype(np.int8)
 
 

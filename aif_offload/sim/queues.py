@@ -14,42 +14,54 @@ import numpy as np
 
 @dataclass
 class Reservations:
-    """Held resources: ``release_s`` <= now marks a free entry; ``amount`` is (B, S, K, 3)."""
+    """Held resources per (env, server): a fixed table of K entries and their running total.
 
+    ``in_use`` is kept up to date incrementally: an admission adds its amounts, and ``release``
+    subtracts the entries whose release time has passed, so reading what is left costs nothing.
+    """
+
+    occupied: np.ndarray  # (B, S, K) bool
     release_s: np.ndarray  # (B, S, K)
-    amount: np.ndarray  # (B, S, K, 3)
+    amount: np.ndarray  # (B, S, K, 3) compute, bandwidth, memory
+    in_use: np.ndarray  # (B, S, 3)
 
     @classmethod
     def empty(cls, batch: int, servers: int, slots: int) -> Reservations:
         return cls(
-            release_s=np.full((batch, servers, slots), -np.inf),
+            occupied=np.zeros((batch, servers, slots), dtype=bool),
+            release_s=np.zeros((batch, servers, slots)),
             amount=np.zeros((batch, servers, slots, 3)),
+            in_use=np.zeros((batch, servers, 3)),
         )
 
     def clear(self, envs: np.ndarray) -> None:
-        self.release_s[envs] = -np.inf
+        self.occupied[envs] = False
         self.amount[envs] = 0.0
+        self.in_use[envs] = 0.0
 
-    def in_use(self, now_s: np.ndarray) -> np.ndarray:
-        """Resources held at ``now_s`` (B,), as (B, 3, S)."""
-        held = self.release_s > now_s[:, None, None]
-        return np.einsum("bsk,bskr->brs", held, self.amount)
+    def release(self, now_s: np.ndarray) -> None:
+        """Free every reservation that ended at or before ``now_s`` (B,)."""
+        ended = self.occupied & (self.release_s <= now_s[:, None, None])
+        if not ended.any():
+            return
+        env, server, slot = np.nonzero(ended)
+        np.subtract.at(self.in_use, (env, server), self.amount[env, server, slot])
+        self.occupied[env, server, slot] = False
+        # Totals of servers left empty are exactly zero, whatever rounding the sums collected.
+        self.in_use[~self.occupied.any(axis=-1)] = 0.0
 
     def reserve(
-        self,
-        envs: np.ndarray,
-        server: np.ndarray,
-        now_s: np.ndarray,
-        release_s: np.ndarray,
-        amount: np.ndarray,
+        self, envs: np.ndarray, server: np.ndarray, release_s: np.ndarray, amount: np.ndarray
     ) -> None:
-        """Record reservations for the listed environments (one per environment)."""
-        free = self.release_s[envs, server] <= now_s[:, None]
+        """Record one reservation for each listed environment."""
+        free = ~self.occupied[envs, server]
         if not free.any(axis=-1).all():
             raise RuntimeError("reservation table full: resources should have been exhausted first")
         slot = free.argmax(axis=-1)
+        self.occupied[envs, server, slot] = True
         self.release_s[envs, server, slot] = release_s
         self.amount[envs, server, slot] = amount
+        self.in_use[envs, server] += amount
 
 
 @dataclass

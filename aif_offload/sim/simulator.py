@@ -13,12 +13,12 @@ import numpy as np
 
 from aif_offload.sim import channel, outcome
 from aif_offload.sim.llm_latency import full_gpu_compute_time_s, kv_cache_bytes
-from aif_offload.sim.mobility import Terminals, positions_at, sample_terminals
+from aif_offload.sim.mobility import build_terminals, positions_at, terminal_kinds
 from aif_offload.sim.outcome import Outcome, TaskState
 from aif_offload.sim.queues import ParallelSlots, Reservations
 from aif_offload.sim.scenario import Scenario
 from aif_offload.sim.topology import build_servers, model_spec, reservation_slots
-from aif_offload.sim.workload import Episode, sample_episode
+from aif_offload.sim.workload import build_episodes, draw_raw, stack_raw
 
 ACTION_FIELDS = ("server", "compute", "bandwidth", "memory")
 
@@ -37,7 +37,12 @@ class AgentView:
 
 
 class BatchedSimulator:
-    """B environments of one scenario. Seed each through :meth:`reset`; no global randomness."""
+    """B environments of one scenario. Seed each through :meth:`reset`; no global randomness.
+
+    At reset every quantity that does not depend on the agent's actions is computed for the whole
+    episode at once (terminal positions at each issue time, d1, link budgets, uplink rates, compute
+    times, KV needs); a step gathers the current task's row and applies the action.
+    """
 
     def __init__(self, scenario: Scenario, batch_size: int = 1) -> None:
         if batch_size < 1:
@@ -46,27 +51,41 @@ class BatchedSimulator:
         self.batch_size = batch_size
         self.servers = build_servers(scenario)
         self._model = model_spec(scenario)
-        self._levels = (
-            np.asarray(scenario.actions.compute_shares),
-            np.asarray(scenario.actions.bandwidth_mhz),
-            np.asarray(scenario.actions.memory_gb),
-        )
+        actions = scenario.actions
         self.action_nvec = np.array(
-            [self.servers.num_servers, *(len(levels) for levels in self._levels)]
+            [
+                self.servers.num_servers,
+                len(actions.compute_shares),
+                len(actions.bandwidth_mhz),
+                len(actions.memory_gb),
+            ]
         )
-        s = self.servers.num_servers
-        self.reservations = Reservations.empty(
-            batch_size, s, reservation_slots(scenario, self.servers)
-        )
-        self.slots = ParallelSlots.empty(batch_size, self.servers.max_parallel)
-        self.task_index = np.zeros(batch_size, dtype=np.int64)
-        self._env = np.arange(batch_size)
-        self._rngs: list[np.random.Generator | None] = [None] * batch_size
-        self._episode: Episode | None = None
-        self._terminals: Terminals | None = None
-        self._full_time: np.ndarray | None = None  # (B, N, S)
-        self._link_kind: np.ndarray | None = None  # (B, T, S)
-        self._reports: np.ndarray | None = None  # (B, N + 1, 3, S) true fractions before each task
+        b, s, n = batch_size, self.servers.num_servers, scenario.episode.num_tasks
+        w = len(actions.bandwidth_mhz)
+        self.num_tasks = n
+        self.reservations = Reservations.empty(b, s, reservation_slots(scenario, self.servers))
+        self.slots = ParallelSlots.empty(b, self.servers.max_parallel)
+        self.task_index = np.zeros(b, dtype=np.int64)
+        self._env = np.arange(b)
+        self._rngs: list[np.random.Generator | None] = [None] * b
+        self._seeded = False
+        # Per-task arrays of the current episode, (B, N, ...).
+        self.arrival_s = np.zeros((b, n))
+        self.terminal = np.zeros((b, n), dtype=np.int64)
+        self.prompt_tokens = np.zeros((b, n), dtype=np.int64)
+        self.output_tokens = np.zeros((b, n), dtype=np.int64)
+        self._motion = np.zeros((4, b, n, 3))  # start, velocity, low, high of the requester
+        self._distance_m = np.zeros((b, n, s))
+        self._uplink_bps = np.zeros((b, n, s, w))
+        self._down_slope_db = np.zeros((b, n, s))
+        self._down_budget_db = np.zeros((b, n, s))
+        self._full_time_s = np.zeros((b, n, s))
+        self._kv_need_gb = np.zeros((b, n))
+        self._request_bits = np.zeros((b, n))
+        self._reply_bits = np.zeros((b, n))
+        self._report_noise = np.zeros((b, n, 3, s))
+        self._reports = np.ones((b, n + 1, 3, s))  # true fractions left before each task
+        self._t_max_s = np.full(b, scenario.episode.t_max_s)
 
     # ----------------------------------------------------------------------------------- reset
     def reset(self, seeds, envs: np.ndarray | None = None) -> None:
@@ -76,114 +95,107 @@ class BatchedSimulator:
         for env, seed in zip(envs, seeds, strict=True):
             self._rngs[env] = np.random.default_rng(None if seed is None else int(seed))
         self._new_episodes(envs)
+        self._seeded = True
 
     def _new_episodes(self, envs: np.ndarray) -> None:
-        scenario = self.scenario
-        terminals, episodes = [], []
-        for env in envs:
-            rng = self._rngs[env]
-            assert rng is not None
-            terminals.append(sample_terminals(rng, scenario.terminals))
-            episodes.append(sample_episode(rng, scenario, terminals[-1].kind.size))
-        if self._episode is None:
-            self._allocate(terminals[0], episodes[0])
-        for env, terms, ep in zip(envs, terminals, episodes, strict=True):
-            self._write_episode(env, terms, ep)
+        scenario, servers = self.scenario, self.servers
+        num_terminals = terminal_kinds(scenario.terminals).size
+        raw = stack_raw(  # the only per-environment loop: three draws from each own generator
+            [
+                draw_raw(self._rngs[env], num_terminals, self.num_tasks, servers.num_servers)
+                for env in envs
+            ]
+        )
+        terminals = build_terminals(raw.terminal_u, scenario.terminals)
+        episodes = build_episodes(raw, scenario, num_terminals)
+        arrival, who = episodes.arrival_s, episodes.terminal
+        prompt, output = episodes.prompt_tokens, episodes.output_tokens
+        row = np.arange(len(envs))[:, None]
+        motion = np.stack(
+            [
+                getattr(terminals, key)[row, who]
+                for key in ("start_m", "velocity_m_s", "low_m", "high_m")
+            ]
+        )  # (4, E, N, 3) motion of each task's requester
+        position = positions_at(*motion, arrival)
+        distance = np.linalg.norm(position[:, :, None, :] - servers.position_m, axis=-1)
+        kind = channel.link_kind(position[..., 2:3], servers.position_m[:, 2])
+        sigma = channel.shadowing_std_db(kind, scenario.radio)
+        uplink, slope, budget = outcome.link_terms(
+            scenario,
+            servers,
+            distance,
+            kind,
+            sigma * episodes.shadowing_up_z,
+            sigma * episodes.shadowing_down_z,
+        )
+        tokens = scenario.tokens
+        self.arrival_s[envs] = arrival
+        self.terminal[envs] = who
+        self.prompt_tokens[envs] = prompt
+        self.output_tokens[envs] = output
+        self._motion[:, envs] = motion
+        self._distance_m[envs] = distance
+        self._uplink_bps[envs] = uplink
+        self._down_slope_db[envs] = slope
+        self._down_budget_db[envs] = budget
+        self._full_time_s[envs] = np.stack(
+            [full_gpu_compute_time_s(p, prompt, output) for p in servers.profiles], axis=-1
+        )
+        self._kv_need_gb[envs] = kv_cache_bytes(self._model, prompt + output) / 1e9
+        self._request_bits[envs] = 8.0 * (prompt * tokens.bytes_per_token + tokens.header_bytes)
+        self._reply_bits[envs] = 8.0 * (output * tokens.bytes_per_token + tokens.header_bytes)
+        self._report_noise[envs] = episodes.report_noise_z
         self.reservations.clear(envs)
         self.slots.clear(envs)
         self.task_index[envs] = 0
         self._reports[envs, 0] = 1.0
 
-    def _allocate(self, terminals: Terminals, episode: Episode) -> None:
-        b, n, s = self.batch_size, episode.num_tasks, self.servers.num_servers
-        t = terminals.kind.size
-
-        def stack(a: np.ndarray) -> np.ndarray:
-            return np.zeros((b, *a.shape[1:]) if a.shape[0] == 1 else (b, *a.shape), a.dtype)
-
-        self._episode = Episode(**{k: stack(v) for k, v in vars(episode).items()})
-        self._terminals = Terminals(
-            start_m=np.zeros((b, t, 3)),
-            velocity_m_s=np.zeros((b, t, 3)),
-            low_m=np.zeros((b, t, 3)),
-            high_m=np.zeros((b, t, 3)),
-            kind=terminals.kind,
-        )
-        self._full_time = np.zeros((b, n, s))
-        self._link_kind = np.zeros((b, t, s), dtype=np.int8)
-        self._reports = np.ones((b, n + 1, 3, s))
-
-    def _write_episode(self, env: int, terminals: Terminals, episode: Episode) -> None:
-        for key, value in vars(episode).items():
-            getattr(self._episode, key)[env] = value[0]
-        for key in ("start_m", "velocity_m_s", "low_m", "high_m"):
-            getattr(self._terminals, key)[env] = getattr(terminals, key)
-        altitude = terminals.start_m[:, 2]
-        self._link_kind[env] = channel.link_kind(
-            altitude[:, None], self.servers.position_m[None, :, 2]
-        )
-        prompt, output = episode.prompt_tokens[0], episode.output_tokens[0]
-        for j, profile in enumerate(self.servers.profiles):
-            self._full_time[env, :, j] = full_gpu_compute_time_s(profile, prompt, output)
-
     # ------------------------------------------------------------------------------- queries
-    @property
-    def num_tasks(self) -> int:
-        return self._require_episode().num_tasks
-
     @property
     def done(self) -> np.ndarray:
         """(B,) the episode's tasks have all been dispatched."""
         return self.task_index >= self.num_tasks
 
-    def _require_episode(self) -> Episode:
-        if self._episode is None:
-            raise RuntimeError("call reset(seeds) before stepping the simulator")
-        return self._episode
-
     def _current(self) -> np.ndarray:
+        if not self._seeded:
+            raise RuntimeError("call reset(seeds) before using the simulator")
         return np.minimum(self.task_index, self.num_tasks - 1)
 
     def now_s(self) -> np.ndarray:
         """(B,) issue time of the current task."""
-        return self._require_episode().arrival_s[self._env, self._current()]
+        return self.arrival_s[self._row()]
 
     def remaining(self) -> np.ndarray:
         """(B, 3, S) true compute TFLOPS, bandwidth MHz and KV memory GB left now."""
-        return self.servers.capacity[None] - self.reservations.in_use(self.now_s())
+        return self.servers.capacity[None] - self.reservations.in_use.transpose(0, 2, 1)
+
+    def _row(self) -> tuple:
+        """Index of every environment's current task: a plain slice when all are in step."""
+        k = self._current()
+        if (k == k[0]).all():  # the usual case: views instead of gathered copies
+            return (slice(None), int(k[0]))
+        return (self._env, k)
 
     def task_state(self) -> TaskState:
         """The current task and the true system state: everything an outcome depends on."""
-        ep = self._require_episode()
-        terms = self._terminals
-        env, k = self._env, self._current()
-        now = ep.arrival_s[env, k]
-        who = ep.terminal[env, k]
-        motion = [
-            getattr(terms, key)[env, who] for key in ("start_m", "velocity_m_s", "low_m", "high_m")
-        ]
-        position = positions_at(*motion, now)
-        distance = np.linalg.norm(position[:, None, :] - self.servers.position_m[None], axis=-1)
-        kind = self._link_kind[env, who]
-        sigma = channel.shadowing_std_db(kind, self.scenario.radio)
-        prompt, output = ep.prompt_tokens[env, k], ep.output_tokens[env, k]
-        tokens = self.scenario.tokens
-        kv_gb = kv_cache_bytes(self._model, prompt + output) / 1e9
+        row = self._row()
+        start, velocity, low, high = self._motion[(slice(None), *row)]
         return TaskState(
-            now_s=now,
-            terminal_start_m=motion[0],
-            terminal_velocity_m_s=motion[1],
-            terminal_low_m=motion[2],
-            terminal_high_m=motion[3],
-            distance_m=distance,
-            link_kind=kind,
-            shadowing_up_db=sigma * ep.shadowing_up_z[env, k],
-            shadowing_down_db=sigma * ep.shadowing_down_z[env, k],
-            request_bits=8.0 * (prompt * tokens.bytes_per_token + tokens.header_bytes),
-            reply_bits=8.0 * (output * tokens.bytes_per_token + tokens.header_bytes),
-            full_gpu_time_s=self._full_time[env, k],
-            kv_need_gb=np.asarray(kv_gb, dtype=float),
-            t_max_s=np.full(self.batch_size, self.scenario.episode.t_max_s),
+            now_s=self.arrival_s[row],
+            terminal_start_m=start,
+            terminal_velocity_m_s=velocity,
+            terminal_low_m=low,
+            terminal_high_m=high,
+            distance_m=self._distance_m[row],
+            uplink_rate_bps=self._uplink_bps[row],
+            downlink_slope_db=self._down_slope_db[row],
+            downlink_budget_db=self._down_budget_db[row],
+            request_bits=self._request_bits[row],
+            reply_bits=self._reply_bits[row],
+            full_gpu_time_s=self._full_time_s[row],
+            kv_need_gb=self._kv_need_gb[row],
+            t_max_s=self._t_max_s,
             remaining=self.remaining(),
             earliest_free_s=self.slots.earliest_free_s(),
         )
@@ -192,28 +204,25 @@ class BatchedSimulator:
         """The agent's observation: exact load now (full) or a noisy, delayed report (partial)."""
         state = self.task_state() if state is None else state
         obs = self.scenario.observation
-        truth = state.remaining / self.servers.capacity[None]
+        env, k = self._env, self._current()
         if obs.mode == "full":
-            reported = truth
+            reported = state.remaining / self.servers.capacity[None]
         else:
-            k = self._current()
             lagged = np.maximum(k - obs.report_delay_steps, 0)
-            past = self._reports[self._env, lagged]
-            noise = self._require_episode().report_noise_z[self._env, k] * obs.report_noise_std
-            reported = np.clip(past + noise, 0.0, 1.0)
-        ep, env, k = self._episode, self._env, self._current()
+            noise = self._report_noise[env, k] * obs.report_noise_std
+            reported = np.clip(self._reports[env, lagged] + noise, 0.0, 1.0)
         return AgentView(
             distance_km=state.distance_m / 1000.0,
             remaining_fraction=reported,
-            prompt_tokens=ep.prompt_tokens[env, k].astype(float),
-            output_tokens=ep.output_tokens[env, k].astype(float),
+            prompt_tokens=self.prompt_tokens[env, k].astype(float),
+            output_tokens=self.output_tokens[env, k].astype(float),
             request_kb=state.request_bits / 8000.0,
             reply_kb=state.reply_bits / 8000.0,
             t_max_s=state.t_max_s,
         )
 
-    def action_values(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Map integer actions (B, 4) to server index and physical allocations."""
+    def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Validate integer actions (B, 4): server, compute, bandwidth and memory level."""
         actions = np.asarray(actions)
         if actions.shape != (self.batch_size, 4):
             raise ValueError(f"actions: expected shape ({self.batch_size}, 4), got {actions.shape}")
@@ -222,33 +231,18 @@ class BatchedSimulator:
                 f"actions: every row must satisfy 0 <= a < {self.action_nvec.tolist()} "
                 f"({', '.join(ACTION_FIELDS)})"
             )
-        shares, bandwidths, memories = self._levels
-        return (
-            actions[:, 0],
-            shares[actions[:, 1]],
-            bandwidths[actions[:, 2]],
-            memories[actions[:, 3]],
-        )
+        return actions
 
     def evaluate(self, actions: np.ndarray, state: TaskState | None = None) -> Outcome:
         """Outcome the current tasks would have under ``actions``; changes nothing."""
         state = self.task_state() if state is None else state
-        return outcome.evaluate(state, self.servers, self.scenario, *self.action_values(actions))
+        actions = self.check_actions(actions)
+        return outcome.evaluate(state, self.servers, self.scenario, *actions.T)
 
     def evaluate_all(self, state: TaskState | None = None) -> Outcome:
         """Outcome of every action for the current task: arrays (B, S, C, W, M). For the oracle."""
         state = self.task_state() if state is None else state
-        s = self.servers.num_servers
-        shares, bandwidths, memories = self._levels
-        return outcome.evaluate(
-            state,
-            self.servers,
-            self.scenario,
-            np.arange(s).reshape(1, s, 1, 1, 1),
-            shares.reshape(1, 1, -1, 1, 1),
-            bandwidths.reshape(1, 1, 1, -1, 1),
-            memories.reshape(1, 1, 1, 1, -1),
-        )
+        return outcome.evaluate(state, self.servers, self.scenario, *action_grid(self.action_nvec))
 
     # -------------------------------------------------------------------------------- step
     def step(self, actions: np.ndarray) -> Outcome:
@@ -257,35 +251,44 @@ class BatchedSimulator:
             raise RuntimeError(
                 "an episode is over: reset the finished environments before stepping"
             )
+        actions = self.check_actions(actions)
         state = self.task_state()
-        server, share, bandwidth, memory = self.action_values(actions)
-        result = outcome.evaluate(
-            state, self.servers, self.scenario, server, share, bandwidth, memory
-        )
+        result = outcome.evaluate(state, self.servers, self.scenario, *actions.T)
 
         admitted = np.flatnonzero(result.admitted)
         if admitted.size:
             now = state.now_s[admitted]
             abandon = now + state.t_max_s[admitted]
-            srv = server[admitted]
+            server = actions[admitted, 0]
+            levels = self.scenario.actions
             amount = np.stack(
                 [
-                    share[admitted] * self.servers.gpu_tflops[srv],
-                    bandwidth[admitted],
-                    memory[admitted],
+                    np.asarray(levels.compute_shares)[actions[admitted, 1]]
+                    * self.servers.gpu_tflops[server],
+                    np.asarray(levels.bandwidth_mhz)[actions[admitted, 2]],
+                    np.asarray(levels.memory_gb)[actions[admitted, 3]],
                 ],
                 axis=-1,
             )
             release = np.minimum(now + result.latency_s[admitted], abandon)
-            self.reservations.reserve(admitted, srv, now, release, amount)
+            self.reservations.reserve(admitted, server, release, amount)
             # A task abandoned while still queued never takes a processing slot.
             start = result.service_start_s[admitted]
             runs = start < abandon
             if runs.any():
                 end = np.minimum(result.compute_end_s[admitted], abandon)
-                self.slots.occupy(admitted[runs], srv[runs], start[runs], end[runs])
+                self.slots.occupy(admitted[runs], server[runs], start[runs], end[runs])
 
         self.task_index += 1
+        self.reservations.release(self.now_s())
         nxt = np.minimum(self.task_index, self.num_tasks)
         self._reports[self._env, nxt] = self.remaining() / self.servers.capacity[None]
         return result
+
+
+def action_grid(nvec: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Index arrays that broadcast to every action (1, S, C, W, M)."""
+    return tuple(
+        np.arange(n).reshape((1, *(n if i == d else 1 for i in range(4))))
+        for d, n in enumerate(nvec)
+    )

@@ -1,8 +1,9 @@
-"""The tasks of one episode: arrival times, requesting terminals, token counts and every random draw.
+"""The tasks of an episode: arrival times, requesting terminals, token counts and every random draw.
 
-All randomness of an episode is drawn here, once, at reset, from that environment's own generator.
-Steps then only index these arrays, so an environment's trajectory depends on its seed alone, not on
-which other environments share the batch, and a step has no per-task Python work.
+All randomness of an episode is drawn once, at reset, from that environment's own generator, in
+three calls (:func:`draw_raw`); turning the draws into tasks is vectorised over environments
+(:func:`build_episodes`). A step only indexes these arrays, so an environment's trajectory depends
+on its seed alone, not on which other environments share the batch.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from importlib.resources import files
 
 import numpy as np
 
+from aif_offload.sim.mobility import TERMINAL_UNIFORMS
 from aif_offload.sim.scenario import Scenario
 
 TRACE_FILES = {
     "azure-conv": "azure_llm_2023_conv.csv.gz",
     "azure-code": "azure_llm_2023_code.csv.gz",
 }
+TASK_UNIFORMS = 4  # terminal, output tokens, arrival gap, trace row
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,7 @@ def load_trace(name: str) -> Trace:
         raise ValueError(f"trace: unknown trace '{name}', allowed: {sorted(TRACE_FILES)}")
     path = files("aif_offload.data").joinpath(TRACE_FILES[name])
     table = np.loadtxt(str(path), delimiter=",", skiprows=1)
-    order = np.argsort(table[:, 0], kind="stable")
-    table = table[order]
+    table = table[np.argsort(table[:, 0], kind="stable")]
     return Trace(
         arrival_s=table[:, 0],
         prompt_tokens=table[:, 1].astype(np.int64),
@@ -46,76 +48,96 @@ def load_trace(name: str) -> Trace:
     )
 
 
-@dataclass
-class Episode:
-    """Per-task draws of one episode for a batch of environments; arrays are (B, N, ...)."""
+@dataclass(frozen=True)
+class RawDraws:
+    """Every random number of one or more episodes; leading dim E (environments)."""
 
-    arrival_s: np.ndarray  # (B, N) issue time of each task
-    terminal: np.ndarray  # (B, N) index of the requesting terminal
-    prompt_tokens: np.ndarray  # (B, N)
-    output_tokens: np.ndarray  # (B, N)
-    shadowing_up_z: np.ndarray  # (B, N, S) standard normal, scaled by the link's sigma at use
-    shadowing_down_z: np.ndarray  # (B, N, S)
-    report_noise_z: np.ndarray  # (B, N, 3, S) standard normal noise of the load reports
-
-    @property
-    def num_tasks(self) -> int:
-        return self.arrival_s.shape[1]
+    terminal_u: np.ndarray  # (E, T, TERMINAL_UNIFORMS)
+    task_u: np.ndarray  # (E, N, TASK_UNIFORMS)
+    task_z: np.ndarray  # (E, N, 1 + 5 S): prompt size, shadowing up (S), down (S), reports (3 S)
+    window_u: np.ndarray  # (E,) where a trace window starts
 
 
-def _arrival_times(rng: np.random.Generator, scenario: Scenario, n: int) -> np.ndarray:
+def draw_raw(rng: np.random.Generator, terminals: int, tasks: int, servers: int) -> RawDraws:
+    """One environment's draws for one episode (E = 1)."""
+    return RawDraws(
+        terminal_u=rng.random((1, terminals, TERMINAL_UNIFORMS)),
+        task_u=rng.random((1, tasks, TASK_UNIFORMS)),
+        task_z=rng.standard_normal((1, tasks, 1 + 5 * servers)),
+        window_u=rng.random(1),
+    )
+
+
+def stack_raw(draws: list[RawDraws]) -> RawDraws:
+    return RawDraws(
+        *(np.concatenate([getattr(d, f) for d in draws]) for f in RawDraws.__dataclass_fields__)
+    )
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Tasks of E episodes; arrays are (E, N, ...)."""
+
+    arrival_s: np.ndarray  # issue time of each task
+    terminal: np.ndarray  # index of the requesting terminal
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    shadowing_up_z: np.ndarray  # (E, N, S) standard normal, scaled by the link's sigma at use
+    shadowing_down_z: np.ndarray  # (E, N, S)
+    report_noise_z: np.ndarray  # (E, N, 3, S) standard normal noise of the load reports
+
+
+def _arrival_times(raw: RawDraws, scenario: Scenario) -> np.ndarray:
     episode = scenario.episode
     gap = episode.interarrival_s
+    e, n = raw.task_u.shape[:2]
     if episode.arrival == "per_step":
-        return np.arange(n, dtype=float) * gap
+        return np.broadcast_to(np.arange(n, dtype=float) * gap, (e, n)).copy()
     if episode.arrival == "poisson":
-        gaps = rng.exponential(gap, size=n)
-        gaps[0] = 0.0
-        return np.cumsum(gaps)
-    trace = load_trace(episode.trace)
-    start = int(rng.integers(0, max(1, trace.arrival_s.size - n)))
-    window = trace.arrival_s[start : start + n + 1]
-    gaps = np.diff(window)
-    if gaps.size < n:  # a trace shorter than the episode is replayed from its start
-        gaps = np.resize(np.diff(trace.arrival_s), n)
-    mean_gap = gaps.mean()
-    # Rescale so the mean gap matches the scenario's load, keeping the trace's burstiness.
-    gaps = gaps * (gap / mean_gap) if mean_gap > 0 else np.full(n, gap)
-    return np.concatenate(([0.0], np.cumsum(gaps[: n - 1])))
+        gaps = -np.log1p(-raw.task_u[..., 2]) * gap  # exponential by inversion
+    else:
+        trace = load_trace(episode.trace).arrival_s
+        trace_gaps = np.diff(trace)
+        span = max(1, trace_gaps.size - n)
+        start = np.floor(raw.window_u * span).astype(np.int64)
+        # A trace shorter than the episode is replayed from its start.
+        gaps = trace_gaps[(start[:, None] + np.arange(n)) % trace_gaps.size]
+        mean_gap = gaps.mean(axis=1, keepdims=True)
+        # Rescale so the mean gap matches the scenario's load, keeping the trace's burstiness.
+        gaps = np.where(mean_gap > 0, gaps * gap / np.where(mean_gap > 0, mean_gap, 1.0), gap)
+    return np.concatenate([np.zeros((e, 1)), np.cumsum(gaps[:, : n - 1], axis=1)], axis=1)
 
 
-def _token_counts(
-    rng: np.random.Generator, scenario: Scenario, n: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _token_counts(raw: RawDraws, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     context = scenario.model.max_context_tokens
     if scenario.episode.tokens == "humaneval":
         cfg = scenario.tokens
-        prompt = np.rint(cfg.prompt_median * np.exp(cfg.prompt_sigma * rng.standard_normal(n)))
+        prompt = np.rint(cfg.prompt_median * np.exp(cfg.prompt_sigma * raw.task_z[..., 0]))
         prompt = np.clip(prompt, cfg.prompt_min, cfg.prompt_max).astype(np.int64)
-        output = rng.integers(cfg.output_min, cfg.output_max + 1, size=n)
+        span = cfg.output_max - cfg.output_min + 1
+        output = cfg.output_min + np.floor(raw.task_u[..., 1] * span).astype(np.int64)
     else:
         trace = load_trace(scenario.episode.trace)
-        idx = rng.integers(0, trace.prompt_tokens.size, size=n)
-        prompt, output = trace.prompt_tokens[idx], trace.output_tokens[idx]
+        row = np.floor(raw.task_u[..., 3] * trace.prompt_tokens.size).astype(np.int64)
+        prompt, output = trace.prompt_tokens[row], trace.output_tokens[row]
     # The model's context window bounds prompt + output; long trace prompts are cut.
     prompt = np.clip(prompt, 1, context - 1)
     output = np.clip(output, 1, context - prompt)
     return prompt.astype(np.int64), output.astype(np.int64)
 
 
-def sample_episode(rng: np.random.Generator, scenario: Scenario, num_terminals: int) -> Episode:
-    """Draw one environment's episode (batch dimension of size 1)."""
-    n = scenario.episode.num_tasks
+def build_episodes(raw: RawDraws, scenario: Scenario, num_terminals: int) -> Episodes:
+    """Turn raw draws (E environments) into tasks."""
+    e, n = raw.task_u.shape[:2]
     s = scenario.num_servers
-    arrival = _arrival_times(rng, scenario, n)
-    terminal = rng.integers(0, num_terminals, size=n)
-    prompt, output = _token_counts(rng, scenario, n)
-    return Episode(
-        arrival_s=arrival[None],
-        terminal=terminal[None],
-        prompt_tokens=prompt[None],
-        output_tokens=output[None],
-        shadowing_up_z=rng.standard_normal((1, n, s)),
-        shadowing_down_z=rng.standard_normal((1, n, s)),
-        report_noise_z=rng.standard_normal((1, n, 3, s)),
+    prompt, output = _token_counts(raw, scenario)
+    z = raw.task_z
+    return Episodes(
+        arrival_s=_arrival_times(raw, scenario),
+        terminal=np.floor(raw.task_u[..., 0] * num_terminals).astype(np.int64),
+        prompt_tokens=prompt,
+        output_tokens=output,
+        shadowing_up_z=z[..., 1 : 1 + s],
+        shadowing_down_z=z[..., 1 + s : 1 + 2 * s],
+        report_noise_z=z[..., 1 + 2 * s :].reshape(e, n, 3, s),
     )
