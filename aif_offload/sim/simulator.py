@@ -245,14 +245,17 @@ class BatchedSimulator:
         return outcome.evaluate(state, self.servers, self.scenario, *action_grid(self.action_nvec))
 
     # -------------------------------------------------------------------------------- step
-    def step(self, actions: np.ndarray) -> Outcome:
-        """Dispatch every environment's current task with ``actions`` (B, 4) and advance."""
+    def step(self, actions: np.ndarray, state: TaskState | None = None) -> Outcome:
+        """Dispatch every environment's current task with ``actions`` (B, 4) and advance.
+
+        ``state`` may pass the :meth:`task_state` already computed for this step (saves work).
+        """
         if np.any(self.done):
             raise RuntimeError(
                 "an episode is over: reset the finished environments before stepping"
             )
         actions = self.check_actions(actions)
-        state = self.task_state()
+        state = self.task_state() if state is None else state
         result = outcome.evaluate(state, self.servers, self.scenario, *actions.T)
 
         admitted = np.flatnonzero(result.admitted)
