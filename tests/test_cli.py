@@ -1,0 +1,163 @@
+"""The aif-offload command: listings, run/compare outputs, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from aif_offload.agents import AGENTS
+from aif_offload.cli import main
+from aif_offload.scenarios import available, load_scenario, validate
+
+
+def _bad(capsys, argv: list[str], needle: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err
+    assert err.startswith("aif-offload: error:") and needle in err, err
+    assert "Traceback" not in err
+
+
+def test_agents_lists_every_agent(capsys):
+    assert main(["agents"]) == 0
+    out = capsys.readouterr().out
+    for name in AGENTS:
+        assert name in out
+
+
+def test_scenarios_lists_and_shows_copyable_toml(capsys, tmp_path):
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for name in available():
+        assert name in out
+    for name in available():
+        assert main(["scenarios", "--show", name]) == 0
+        text = capsys.readouterr().out
+        copy = tmp_path / f"{name}-copy.toml"
+        copy.write_text(text)
+        # What --show prints loads back to the very same scenario.
+        assert load_scenario(str(copy)) == load_scenario(name)
+
+
+def test_run_writes_results_with_the_fixed_format(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["run", "--agent", "greedy", "--episodes", "2", "--seed", "3", "--out", str(out)]
+    assert main([*argv, "--t-max", "12", "--load", "120"]) == 0
+    data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
+    assert dict(data.sizes) == {"agent": 1, "seed": 1, "episode": 2, "failure_reason": 6}
+    for var in (
+        "completion_rate",
+        "mean_latency_s",
+        "mean_accuracy",
+        "sum_reward",
+        "utility",
+        "env_steps",
+    ):
+        assert data[var].dims == ("agent", "seed", "episode")
+    assert data.seed.values.tolist() == [3]
+    assert data.env_steps.values.ravel().tolist() == [120, 240]
+    scenario = validate(__import__("json").loads(data.attrs["scenario_json"]))
+    assert scenario.episode.t_max_s == 12 and scenario.episode.load_percent == 120
+    for key in ("package_version", "git_commit", "created_utc", "command", "agents_json"):
+        assert data.attrs[key]
+    # Every task is accounted for exactly once.
+    assert (data.failure_count.sum("failure_reason") == data.tasks).all()
+
+
+def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = [
+        "compare",
+        "--agents",
+        "random,oracle",
+        "--seeds",
+        "2",
+        "--episodes",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "oracle" in printed and "random" in printed
+    data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
+    assert data.agent.values.tolist() == ["random", "oracle"]
+    assert data.seed.values.tolist() == [0, 1]
+    assert float(data.completion_rate.sel(agent="oracle").mean()) > float(
+        data.completion_rate.sel(agent="random").mean()
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--agent", "nobody", "--out", "X"], "agent"),
+        (["run", "--agent", "greedy", "--scenario", "nowhere", "--out", "X"], "scenario"),
+        (["run", "--agent", "greedy", "--t-max", "-1", "--out", "X"], "episode.t_max_s"),
+        (["run", "--agent", "greedy", "--load", "0", "--out", "X"], "episode.load_percent"),
+        (["run", "--agent", "greedy", "--episodes", "0", "--out", "X"], "episodes"),
+        (["compare", "--seeds", "0", "--out", "X"], "seeds"),
+        (["compare", "--agents", ",", "--out", "X"], "agents"),
+        (["compare", "--agents", "greedy,greedy", "--out", "X"], "agents"),
+        (["compare", "--bogus"], "bogus"),
+        (["scenarios", "--show", "nowhere"], "scenario"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    argv, needle, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    _bad(capsys, argv, needle)
+    assert not any(tmp_path.iterdir())
+
+
+def test_malformed_and_invalid_scenario_files(capsys, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = 'x'\n[episode\n")
+    _bad(
+        capsys,
+        ["run", "--agent", "greedy", "--scenario", str(broken), "--out", str(tmp_path / "o")],
+        "malformed TOML",
+    )
+    text = (Path(__file__).parents[1] / "aif_offload/scenarios/paper.toml").read_text()
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text(
+        text.replace("compute_shares = [0.25, 0.5, 0.75, 1.0]", "compute_shares = [0.5, 1.5]")
+    )
+    _bad(
+        capsys,
+        ["run", "--agent", "greedy", "--scenario", str(invalid), "--out", str(tmp_path / "o")],
+        "actions.compute_shares",
+    )
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('extends = "paper"\nname = "u"\n[episode]\nspeed = 3\n')
+    _bad(
+        capsys,
+        ["run", "--agent", "greedy", "--scenario", str(unknown), "--out", str(tmp_path / "o")],
+        "episode.speed: unknown field",
+    )
+    assert not (tmp_path / "o").exists()
+    assert tomllib.loads(text)["name"] == "paper"
+
+
+def test_unwritable_output_fails_before_running(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    _bad(capsys, ["run", "--agent", "greedy", "--out", str(blocker / "sub")], "--out")
+    assert blocker.read_text() == "not a directory"
+
+
+def test_console_script_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "aif_offload.cli", "run", "--agent", "nobody", "--out", "X"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "unknown agent" in done.stderr
