@@ -117,10 +117,6 @@ class CloudEdgeLLMEnv(gym.Env):
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(
-            np.asarray(action) if not self.core.flatten_actions else action
-        ):
-            raise ValueError(f"action: {action!r} is not in {self.action_space}")
         result = self.core.step(action)
         truncated = bool(self.core.sim.done[0])
         observation = self.core.observe()[0]

@@ -64,7 +64,15 @@ class EnvCore:
                     f"action: must be in [0, {int(np.prod(nvec))}), got {flat.tolist()}"
                 )
             return np.stack(np.unravel_index(flat, nvec), axis=1)
-        return np.asarray(actions, dtype=np.int64).reshape(-1, nvec.size)
+        actions = np.asarray(actions)
+        if actions.size != self.sim.batch_size * nvec.size or not np.issubdtype(
+            actions.dtype, np.integer
+        ):
+            raise ValueError(
+                f"action: expected {self.sim.batch_size} x {nvec.size} integers "
+                f"(server, compute, bandwidth, memory levels < {nvec.tolist()}), got {actions!r}"
+            )
+        return actions.astype(np.int64).reshape(-1, nvec.size)
 
     def step(self, actions):
         """Dispatch with the state the last observation was made from."""
