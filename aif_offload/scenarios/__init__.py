@@ -72,6 +72,11 @@ def raw_table(name_or_path: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     return _merge(raw_table(base, (*_seen, label)), table)
 
 
+def _one_line(text: str) -> str:
+    """User-supplied names may hold newlines; escape them so an error stays on one line."""
+    return text.encode("unicode_escape").decode("ascii")
+
+
 def _describe(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
@@ -79,7 +84,7 @@ def _describe(err: ValidationError) -> str:
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown field"
-        parts.append(f"{where}: {message}")
+        parts.append(_one_line(f"{where}: {message}"))
     return "; ".join(parts)
 
 

@@ -15,7 +15,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class EpisodeConfig(_Frozen):
@@ -226,11 +226,11 @@ class Scenario(_Frozen):
         for i, server in enumerate(self.servers):
             if server.gpu not in self.gpus:
                 raise ValueError(
-                    f"servers[{i}].gpu: unknown GPU '{server.gpu}', allowed: {sorted(self.gpus)}"
+                    f"servers[{i}].gpu: unknown GPU {server.gpu!r}, allowed: {sorted(self.gpus)}"
                 )
             if self.gpus[server.gpu].memory_gb <= weights_gb:
                 raise ValueError(
-                    f"servers[{i}].gpu: '{server.gpu}' has {self.gpus[server.gpu].memory_gb} GB, "
+                    f"servers[{i}].gpu: {server.gpu!r} has {self.gpus[server.gpu].memory_gb} GB, "
                     f"not more than the model's {weights_gb:.1f} GB of weights"
                 )
         return self

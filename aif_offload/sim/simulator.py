@@ -226,6 +226,12 @@ class BatchedSimulator:
         actions = np.asarray(actions)
         if actions.shape != (self.batch_size, 4):
             raise ValueError(f"actions: expected shape ({self.batch_size}, 4), got {actions.shape}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            if not np.issubdtype(actions.dtype, np.number) or not np.all(
+                np.isfinite(actions) & (actions == np.round(actions))
+            ):
+                raise ValueError("actions: must be whole numbers (level indices)")
+            actions = actions.astype(np.int64)
         if np.any(actions < 0) or np.any(actions >= self.action_nvec):
             raise ValueError(
                 f"actions: every row must satisfy 0 <= a < {self.action_nvec.tolist()} "
