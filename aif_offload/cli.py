@@ -7,7 +7,9 @@ one line on stderr and exit code 2, before anything is written.
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -20,14 +22,9 @@ from typer.exceptions import TyperException
 
 from aif_offload.agents import AGENTS, agent_class
 from aif_offload.diagnostics.statistics import bootstrap_ci
-from aif_offload.experiment.results import (
-    RESULTS_FILE,
-    check_writable,
-    provenance,
-    to_dataset,
-    write_atomic,
-)
+from aif_offload.experiment.results import RESULTS_FILE, check_writable, provenance, to_dataset
 from aif_offload.experiment.runner import RunResult, run_agent
+from aif_offload.experiment.storage import write_atomic
 from aif_offload.scenarios import DEFAULT_SCENARIO, available, load_scenario, scenario_toml
 
 app = typer.Typer(
@@ -85,7 +82,9 @@ def _seeds(first: int, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
-def _run_all(agents: list[str], scenario, seeds: list[int], episodes: int) -> list[RunResult]:
+def _run_all(
+    agents: list[str], scenario, seeds: list[int], episodes: int, staging: Path
+) -> list[RunResult]:
     if episodes < 1:
         raise UsageFailure(f"--episodes: must be >= 1, got {episodes}")
     runs: list[RunResult] = []
@@ -95,20 +94,43 @@ def _run_all(agents: list[str], scenario, seeds: list[int], episodes: int) -> li
         for name in agents:
             current = progress.add_task(f"  {name} ({len(seeds)} seeds)", total=steps_per_agent)
             runs += run_agent(
-                name, scenario, seeds, episodes, on_step=lambda t=current: progress.advance(t)
+                name,
+                scenario,
+                seeds,
+                episodes,
+                on_step=lambda t=current: progress.advance(t),
+                beliefs_path=staging / f"{name}.nc",
             )
             progress.remove_task(current)
             progress.advance(overall)
     return runs
 
 
-def _save(runs: list[RunResult], scenario, out: Path) -> Path:
+def _save(runs: list[RunResult], scenario, out: Path, staging: Path) -> Path:
+    """Move staged belief files into ``out/beliefs/`` and write ``out/results.nc``, last."""
     agents_json = {r.agent: {"summary": AGENTS[r.agent].summary} for r in runs}
     command = shlex.join(["aif-offload", *sys.argv[1:]])
     dataset = to_dataset(runs, provenance(scenario, agents_json, command))
+    staged = sorted(staging.glob("*.nc"))
+    if staged:
+        (out / "beliefs").mkdir(parents=True, exist_ok=True)
+        for file in staged:
+            shutil.move(str(file), out / "beliefs" / file.name)
     path = out / RESULTS_FILE
     write_atomic(dataset, path)
     return path
+
+
+def _execute(
+    names: list[str], scenario, seeds: list[int], episodes: int, out: Path, title: str
+) -> None:
+    """Run every agent, then save; nothing reaches ``out`` unless every run finished."""
+    check_writable(out)
+    with tempfile.TemporaryDirectory(prefix="aif-offload-") as staging:
+        runs = _run_all(names, scenario, seeds, episodes, Path(staging))
+        path = _save(runs, scenario, out, Path(staging))
+    Console(width=200).print(_summary_table(runs, title))
+    console.print(f"wrote {path}")
 
 
 def _summary_table(runs: list[RunResult], title: str) -> Table:
@@ -166,13 +188,9 @@ def run(
     """Run one agent on one seed and write DIR/results.nc."""
     names = _parse_agents(agent)
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
-    check_writable(out)
-    runs = _run_all(names, resolved, [seed], episodes)
-    path = _save(runs, resolved, out)
-    Console(width=200).print(
-        _summary_table(runs, f"{resolved.name}: seed {seed}, {episodes} episodes")
+    _execute(
+        names, resolved, [seed], episodes, out, f"{resolved.name}: seed {seed}, {episodes} episodes"
     )
-    console.print(f"wrote {path}")
 
 
 @app.command()
@@ -196,15 +214,11 @@ def compare(
     names = _parse_agents(agents)
     seed_list = _seeds(first_seed, seeds)
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
-    check_writable(out)
-    runs = _run_all(names, resolved, seed_list, episodes)
-    path = _save(runs, resolved, out)
     title = (
         f"{resolved.name}: t_max {resolved.episode.t_max_s:g} s, load {resolved.episode.load_percent:g} %, "
         f"{len(seed_list)} seeds x {episodes} episodes; mean [95 % bootstrap CI over seeds]"
     )
-    Console(width=200).print(_summary_table(runs, title))
-    console.print(f"wrote {path}")
+    _execute(names, resolved, seed_list, episodes, out, title)
 
 
 def main(argv: list[str] | None = None) -> int:

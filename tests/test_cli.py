@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -161,3 +162,67 @@ def test_console_script_entry_point():
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "unknown agent" in done.stderr
+
+
+class _RecordingAgent(AGENTS["greedy"]):
+    """A greedy agent that also reports an episode statistic and recorded 'beliefs'."""
+
+    name = "recording"
+    summary = "test double"
+
+    def end_episode(self):
+        return {"mean_surprise": np.full(self.context.batch_size, 1.5)}
+
+    def belief_data(self):
+        return xr.Dataset({"belief": ("step", np.arange(3.0))})
+
+
+class _BrokenAgent(AGENTS["random"]):
+    name = "broken"
+    summary = "test double that fails mid-run"
+
+    def act(self, observation, truth=None):
+        raise RuntimeError("agent crashed")
+
+
+def test_agent_statistics_and_beliefs_are_saved(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(AGENTS, "recording", _RecordingAgent)
+    out = tmp_path / "rec"
+    argv = [
+        "compare",
+        "--agents",
+        "recording,random",
+        "--seeds",
+        "2",
+        "--episodes",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
+    assert data.mean_surprise.sel(agent="recording").values.ravel().tolist() == [1.5, 1.5]
+    assert np.isnan(data.mean_surprise.sel(agent="random")).all()
+    beliefs = xr.open_dataset(out / "beliefs" / "recording.nc", engine="h5netcdf")
+    assert beliefs.belief.values.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_crash_mid_comparison_leaves_no_output(tmp_path, monkeypatch):
+    monkeypatch.setitem(AGENTS, "recording", _RecordingAgent)
+    monkeypatch.setitem(AGENTS, "broken", _BrokenAgent)
+    out = tmp_path / "crash"
+    with pytest.raises(RuntimeError, match="agent crashed"):
+        main(
+            [
+                "compare",
+                "--agents",
+                "recording,broken",
+                "--seeds",
+                "1",
+                "--episodes",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+    assert not out.exists()

@@ -69,3 +69,14 @@ class Agent(ABC):
 
     def observe(self, transition: Transition) -> None:
         """Learn from a step; rules ignore it."""
+
+    def end_episode(self) -> dict[str, np.ndarray]:
+        """Per-row statistics of the episode just finished (e.g. mean surprise), name -> (B,).
+
+        The runner stores them next to the environment's metrics in ``results.nc``.
+        """
+        return {}
+
+    def belief_data(self) -> Any | None:
+        """Recorded beliefs (an ArviZ InferenceData or xarray Dataset with ``to_netcdf``), if any."""
+        return None

@@ -58,7 +58,9 @@ class CloudEdgeLLMEnv(gym.Env):
     ``reward.failure_reward`` of the scenario (default 0) for a failed task. ``reward="completion"``
     gives 1 per completed task instead. ``info`` carries the latency breakdown (``transmission_s``,
     ``propagation_s``, ``queueing_s``, ``compute_s``, ``latency_s``), ``completed``, ``failure`` (a
-    reason name), ``accuracy``, the rewardless ``guidance`` (eq. 11) and ``reward_eq14``.
+    reason name), ``accuracy``, the rewardless ``guidance`` (eq. 11) and ``reward_eq14``; and
+    ``true_load`` (3 x S), the hidden used fractions of every server at dispatch, for belief
+    diagnostics only (agents must not act on it).
 
     ## Starting State
 
@@ -117,10 +119,11 @@ class CloudEdgeLLMEnv(gym.Env):
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        result = self.core.step(action)
+        result, true_load = self.core.step(action)
         truncated = bool(self.core.sim.done[0])
         observation = self.core.observe()[0]
-        info = {key: value[0].item() for key, value in self.core.info(result).items()}
+        info = {key: value[0] for key, value in self.core.info(result, true_load).items()}
+        info = {k: v.item() if np.ndim(v) == 0 else v for k, v in info.items()}
         info["failure"] = failure_name(info["failure"])
         if truncated:
             self._started = False

@@ -74,9 +74,14 @@ class EnvCore:
             )
         return actions.astype(np.int64).reshape(-1, nvec.size)
 
-    def step(self, actions):
-        """Dispatch with the state the last observation was made from."""
-        return self.sim.step(self.to_multi(actions), self._state)
+    def step(self, actions) -> tuple[Outcome, np.ndarray]:
+        """Dispatch with the state the last observation was made from.
+
+        Returns the outcome and the true load (B, 3, S) when the task was dispatched.
+        """
+        state = self._state
+        true_load = 1.0 - state.remaining / self.sim.servers.capacity[None]
+        return self.sim.step(self.to_multi(actions), state), true_load
 
     # Observation, masks, info ---------------------------------------------------------------
     def observe(self) -> np.ndarray:
@@ -112,9 +117,15 @@ class EnvCore:
         return np.asarray(result.reward, dtype=np.float64)
 
     @staticmethod
-    def info(result: Outcome) -> dict[str, np.ndarray]:
-        """Per-environment facts of the dispatched task (arrays of length B)."""
+    def info(result: Outcome, true_load: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-environment facts of the dispatched task (arrays leading with B).
+
+        ``true_load`` (B, 3, S), the used fraction of compute, bandwidth and memory of every
+        server when the task was dispatched, is the hidden state, there for belief diagnostics:
+        agents must not act on it.
+        """
         return {
+            "true_load": true_load,
             "latency_s": result.latency_s,
             "transmission_s": result.transmission_s,
             "propagation_s": result.propagation_s,

@@ -79,9 +79,9 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._seeders:
             raise RuntimeError("call reset() before step()")
-        result = self.core.step(actions)
+        result, true_load = self.core.step(actions)
         reward = self.core.reward(result)
-        info = self.core.info(result)
+        info = self.core.info(result, true_load)
         truncated = self.core.sim.done.copy()
         terminated = np.zeros(self.num_envs, dtype=bool)
         if truncated.any():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,19 +58,27 @@ def provenance(scenario: Scenario, agents: dict[str, Any], command: str) -> dict
     }
 
 
+def _describe(key: str) -> str:
+    if key == "env_steps":
+        return "cumulative environment steps at the episode's end"
+    return METRIC_DOCS.get(key, "statistic reported by the agent (NaN for agents without it)")
+
+
 def to_dataset(runs: list[RunResult], attrs: dict[str, str]) -> xr.Dataset:
     """Stack runs into a Dataset with dims (agent, seed, episode); missing runs are NaN."""
     agents = list(dict.fromkeys(r.agent for r in runs))
     seeds = sorted({r.seed for r in runs})
     episodes = max(r.env_steps.size for r in runs)
     shape = (len(agents), len(seeds), episodes)
-    data: dict[str, np.ndarray] = {k: np.full(shape, np.nan) for k in METRIC_DOCS}
+    extra = sorted({k for r in runs for k in r.metrics} - set(METRIC_DOCS) - {"failures"})
+    data: dict[str, np.ndarray] = {k: np.full(shape, np.nan) for k in (*METRIC_DOCS, *extra)}
     data["env_steps"] = np.full(shape, np.nan)
     failures = np.full((*shape, len(FAILURE_REASONS)), np.nan)
     for run in runs:
         i, j, n = agents.index(run.agent), seeds.index(run.seed), run.env_steps.size
-        for key in METRIC_DOCS:
-            data[key][i, j, :n] = run.metrics[key]
+        for key in (*METRIC_DOCS, *extra):
+            if key in run.metrics:
+                data[key][i, j, :n] = run.metrics[key]
         data["env_steps"][i, j, :n] = run.env_steps
         failures[i, j, :n] = run.metrics["failures"]
     dims = ("agent", "seed", "episode")
@@ -97,24 +104,6 @@ def to_dataset(runs: list[RunResult], attrs: dict[str, str]) -> xr.Dataset:
         "failure_reason": list(FAILURE_REASONS),
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)
-
-
-def write_atomic(dataset: xr.Dataset, path: Path) -> None:
-    """Write netCDF next to ``path`` then rename over it: readers never see a half-written file."""
-    path = Path(path)
-    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        for directory in created:  # innermost first; leave nothing behind that we made
-            if directory.exists() and not any(directory.iterdir()):
-                directory.rmdir()
-        raise
 
 
 def check_writable(directory: Path) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from aif_offload.agents import EnvContext, Transition, make_agent
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.experiment.metrics import EpisodeAccumulator
+from aif_offload.experiment.storage import write_atomic
 from aif_offload.sim.scenario import Scenario
 
 
@@ -34,8 +36,12 @@ def run_agent(
     episodes: int,
     *,
     on_step: Callable[[], None] | None = None,
+    beliefs_path: Path | None = None,
 ) -> list[RunResult]:
-    """Run ``agent_name`` for ``episodes`` episodes of ``scenario`` on each seed."""
+    """Run ``agent_name`` for ``episodes`` episodes of ``scenario`` on each seed.
+
+    If the agent records beliefs and ``beliefs_path`` is given, they are written there (netCDF).
+    """
     if episodes < 1:
         raise ValueError(f"episodes: must be >= 1, got {episodes}")
     if len(seeds) < 1:
@@ -76,8 +82,12 @@ def run_agent(
             if truncated.all() or terminated.all():
                 break
         summary = accumulator.summary()
+        summary.update(agent.end_episode())
         summary["env_steps"] = np.full(batch, steps)
         per_episode.append(summary)
+    beliefs = agent.belief_data()
+    if beliefs is not None and beliefs_path is not None:
+        write_atomic(beliefs, beliefs_path)
     return [
         RunResult(
             agent=agent_name,

@@ -7,8 +7,9 @@ import pytest
 import xarray as xr
 
 from aif_offload.experiment.metrics import EpisodeAccumulator
-from aif_offload.experiment.results import provenance, to_dataset, write_atomic
+from aif_offload.experiment.results import provenance, to_dataset
 from aif_offload.experiment.runner import run_agent
+from aif_offload.experiment.storage import write_atomic
 from aif_offload.scenarios import load_scenario
 from aif_offload.sim.outcome import COMPLETED, DEADLINE_EXCEEDED, OUT_OF_COMPUTE
 
