@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from aif_offload.agents import AGENTS, agent_class
+from aif_offload.agents import agent_class, agent_names, agent_summary
 from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.experiment.results import RESULTS_FILE, check_writable, provenance, to_dataset
 from aif_offload.experiment.runner import RunResult, run_agent
@@ -108,7 +108,7 @@ def _run_all(
 
 def _save(runs: list[RunResult], scenario, out: Path, staging: Path) -> Path:
     """Move staged belief files into ``out/beliefs/`` and write ``out/results.nc``, last."""
-    agents_json = {r.agent: {"summary": AGENTS[r.agent].summary} for r in runs}
+    agents_json = {r.agent: {"summary": agent_summary(r.agent)} for r in runs}
     command = shlex.join(["aif-offload", *sys.argv[1:]])
     dataset = to_dataset(runs, provenance(scenario, agents_json, command))
     staged = sorted(staging.glob("*.nc"))
@@ -169,8 +169,8 @@ def scenarios(
 @app.command()
 def agents() -> None:
     """List the available agents."""
-    for name, cls in AGENTS.items():
-        typer.echo(f"{name:12s} {cls.summary}")
+    for name in agent_names():
+        typer.echo(f"{name:12s} {agent_summary(name)}")
 
 
 @app.command()

@@ -1,8 +1,13 @@
-"""Agents behind one protocol (``aif_offload.agents.base.Agent``) and the registry of their names."""
+"""Agents behind one protocol (``aif_offload.agents.base.Agent``) and the registry of their names.
+
+Agents that need heavy libraries (JAX, torch) are registered by import path and loaded only when
+used, so listing agents or running the rules never imports them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.agents.oracle import OracleAgent
@@ -13,6 +18,9 @@ from aif_offload.agents.rules import (
     RandomAgent,
     RoundRobinAgent,
 )
+
+# name -> (module:Class, one-line summary); the class's own ``summary`` must match (tested).
+LAZY_AGENTS: dict[str, tuple[str, str]] = {}
 
 AGENTS: dict[str, type[Agent]] = {
     cls.name: cls
@@ -27,10 +35,26 @@ AGENTS: dict[str, type[Agent]] = {
 }
 
 
+def agent_names() -> list[str]:
+    """Every registered agent name, rules first."""
+    return [*AGENTS, *(n for n in LAZY_AGENTS if n not in AGENTS)]
+
+
+def agent_summary(name: str) -> str:
+    if name in AGENTS:
+        return AGENTS[name].summary
+    if name in LAZY_AGENTS:
+        return LAZY_AGENTS[name][1]
+    raise ValueError(f"agent: unknown agent '{name}', allowed: {', '.join(agent_names())}")
+
+
 def agent_class(name: str) -> type[Agent]:
-    """The agent class registered under ``name``."""
+    """The agent class registered under ``name`` (imported on first use)."""
+    if name not in AGENTS and name in LAZY_AGENTS:
+        module, _, cls = LAZY_AGENTS[name][0].partition(":")
+        AGENTS[name] = getattr(import_module(module), cls)
     if name not in AGENTS:
-        raise ValueError(f"agent: unknown agent '{name}', allowed: {', '.join(AGENTS)}")
+        raise ValueError(f"agent: unknown agent '{name}', allowed: {', '.join(agent_names())}")
     return AGENTS[name]
 
 
@@ -39,4 +63,14 @@ def make_agent(name: str, context: EnvContext, *, seeds: Sequence[int]) -> Agent
     return agent_class(name)(context, seeds=seeds)
 
 
-__all__ = ["AGENTS", "Agent", "EnvContext", "Transition", "agent_class", "make_agent"]
+__all__ = [
+    "AGENTS",
+    "LAZY_AGENTS",
+    "Agent",
+    "EnvContext",
+    "Transition",
+    "agent_class",
+    "agent_names",
+    "agent_summary",
+    "make_agent",
+]

@@ -118,3 +118,20 @@ def test_oracle_beats_greedy_beats_random_on_the_paper_scenario():
         for name in ("oracle", "greedy", "random")
     }
     assert completion["oracle"] > completion["greedy"] > completion["random"]
+
+
+def test_registry_lists_every_agent_with_a_matching_summary():
+    from aif_offload.agents import LAZY_AGENTS, agent_class, agent_names, agent_summary
+
+    assert agent_names()[:6] == [
+        "random",
+        "round-robin",
+        "cloud-only",
+        "edge-only",
+        "greedy",
+        "oracle",
+    ]
+    for name in agent_names():
+        assert agent_class(name).name == name
+        assert agent_class(name).summary == agent_summary(name)
+    assert set(LAZY_AGENTS) <= set(agent_names())
