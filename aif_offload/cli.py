@@ -1,30 +1,28 @@
 """The ``aif-offload`` command.
 
 Bad input (unknown agent or scenario, invalid values, malformed files, unwritable output) ends with
-one line on stderr and exit code 2, before anything is written.
+one line on stderr and exit code 2, before anything is written. Runs are resumable: re-running a
+command with the same ``--out`` skips the runs already finished there.
 """
 
 from __future__ import annotations
 
 import shlex
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
+import xarray as xr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.exceptions import TyperException
 
 from aif_offload.agents import agent_class, agent_names, agent_summary
 from aif_offload.diagnostics.statistics import bootstrap_ci
-from aif_offload.experiment.results import RESULTS_FILE, check_writable, provenance, to_dataset
-from aif_offload.experiment.runner import RunResult, run_agent
-from aif_offload.experiment.storage import write_atomic
+from aif_offload.experiment.executors import run_experiment
+from aif_offload.experiment.results import check_writable
+from aif_offload.experiment.spec import EXPERIMENTS, ExperimentSpec, named_experiment
 from aif_offload.scenarios import DEFAULT_SCENARIO, available, load_scenario, scenario_toml
 
 app = typer.Typer(
@@ -47,25 +45,36 @@ LoadOpt = Annotated[
     float | None,
     typer.Option("--load", help="Override the load (percent; 100 = the paper's training load)."),
 ]
-EpisodesOpt = Annotated[int, typer.Option("--episodes", "-e", help="Episodes per seed.")]
+EpisodesOpt = Annotated[
+    int, typer.Option("--episodes", "-e", help="Training episodes per seed (the learning curve).")
+]
+EvalOpt = Annotated[
+    int,
+    typer.Option(
+        "--eval-episodes", help="Evaluation episodes per seed, frozen agent, held-out workloads."
+    ),
+]
+SeedsOpt = Annotated[
+    int, typer.Option("--seeds", help="Number of seeds: first-seed, first-seed+1, ...")
+]
+FirstSeedOpt = Annotated[int, typer.Option("--first-seed", help="First seed.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="local (process pool, default) or ray.")
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Parallel runs (default: the number of cores).")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="Address of an existing Ray cluster (with --executor ray)."),
+]
 
 
 class UsageFailure(Exception):
     """Bad input: reported as one line, exit code 2."""
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-
-
-def _parse_agents(text: str) -> list[str]:
+def _parse_agents(text: str) -> tuple[str, ...]:
     names = [a.strip() for a in text.split(",") if a.strip()]
     if not names:
         raise UsageFailure("--agents: give at least one agent name")
@@ -73,84 +82,63 @@ def _parse_agents(text: str) -> list[str]:
         agent_class(name)  # raises ValueError naming the allowed agents
     if len(set(names)) != len(names):
         raise UsageFailure(f"--agents: names must be distinct, got {text}")
-    return names
+    return tuple(names)
 
 
-def _seeds(first: int, count: int) -> list[int]:
+def _seeds(first: int, count: int) -> tuple[int, ...]:
     if count < 1:
         raise UsageFailure(f"--seeds: must be >= 1, got {count}")
-    return list(range(first, first + count))
+    return tuple(range(first, first + count))
 
 
-def _run_all(
-    agents: list[str], scenario, seeds: list[int], episodes: int, staging: Path
-) -> list[RunResult]:
-    if episodes < 1:
-        raise UsageFailure(f"--episodes: must be >= 1, got {episodes}")
-    runs: list[RunResult] = []
-    steps_per_agent = episodes * scenario.episode.num_tasks
-    with _progress() as progress:
-        overall = progress.add_task("agents", total=len(agents))
-        for name in agents:
-            current = progress.add_task(f"  {name} ({len(seeds)} seeds)", total=steps_per_agent)
-            runs += run_agent(
-                name,
-                scenario,
-                seeds,
-                episodes,
-                on_step=lambda t=current: progress.advance(t),
-                beliefs_path=staging / f"{name}.nc",
-            )
-            progress.remove_task(current)
-            progress.advance(overall)
-    return runs
+def _per_seed(data: xr.Dataset, metric: str) -> xr.DataArray:
+    """A metric averaged over episodes: evaluation episodes if there are any, else training."""
+    if f"eval_{metric}" in data:
+        return data[f"eval_{metric}"].mean("eval_episode", skipna=True)
+    return data[metric].mean("episode", skipna=True)
 
 
-def _save(runs: list[RunResult], scenario, out: Path, staging: Path) -> Path:
-    """Move staged belief files into ``out/beliefs/`` and write ``out/results.nc``, last."""
-    agents_json = {r.agent: {"summary": agent_summary(r.agent)} for r in runs}
-    command = shlex.join(["aif-offload", *sys.argv[1:]])
-    dataset = to_dataset(runs, provenance(scenario, agents_json, command))
-    staged = sorted(staging.glob("*.nc"))
-    if staged:
-        (out / "beliefs").mkdir(parents=True, exist_ok=True)
-        for file in staged:
-            shutil.move(str(file), out / "beliefs" / file.name)
-    path = out / RESULTS_FILE
-    write_atomic(dataset, path)
-    return path
+def summary_table(data: xr.Dataset, title: str) -> Table:
+    """Mean and 95 % bootstrap interval over seeds of the headline metrics, from a results file."""
+    sweep = next((d for d in ("t_max_s", "load_percent") if d in data.dims), None)
+    table = Table(title=title)
+    columns = ("agent", *([sweep] if sweep else []), "completion", "latency (s)", "pass@100")
+    for column in (*columns, "utility", "sum reward"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    keys = ("completion_rate", "mean_latency_s", "mean_accuracy", "utility", "sum_reward")
+    values = data[sweep].values if sweep else [None]
+    for agent in data.agent.values:
+        for value in values:
+            where = {"agent": agent} | ({sweep: value} if sweep else {})
+            cells = [str(bootstrap_ci(_per_seed(data, k).sel(where).values)) for k in keys]
+            table.add_row(str(agent), *([f"{value:g}"] if sweep else []), *cells)
+    return table
 
 
 def _execute(
-    names: list[str], scenario, seeds: list[int], episodes: int, out: Path, title: str
+    spec: ExperimentSpec, out: Path, executor: str, workers: int | None, address: str | None
 ) -> None:
-    """Run every agent, then save; nothing reaches ``out`` unless every run finished."""
     check_writable(out)
-    with tempfile.TemporaryDirectory(prefix="aif-offload-") as staging:
-        runs = _run_all(names, scenario, seeds, episodes, Path(staging))
-        path = _save(runs, scenario, out, Path(staging))
-    Console(width=200).print(_summary_table(runs, title))
+    command = shlex.join(["aif-offload", *sys.argv[1:]])
+    path = run_experiment(
+        spec,
+        out,
+        executor=executor,
+        workers=workers,
+        address=address,
+        command=command,
+        console=console,
+    )
+    with xr.open_dataset(path, engine="h5netcdf") as data:
+        phase = "evaluation" if spec.eval_episodes else "training"
+        scenario = spec.base_scenario()
+        title = (
+            f"{spec.name} on {scenario.name}: t_max {scenario.episode.t_max_s:g} s, load "
+            f"{scenario.episode.load_percent:g} %, {len(spec.seeds)} seeds, {spec.episodes} training + "
+            f"{spec.eval_episodes} evaluation episodes; {phase} mean [95 % bootstrap CI over seeds]"
+        )
+        Console(width=220).print(summary_table(data.load(), title))
     console.print(f"wrote {path}")
-
-
-def _summary_table(runs: list[RunResult], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("agent", "completion", "latency (s)", "pass@100", "utility", "sum reward"):
-        table.add_column(column, justify="left" if column == "agent" else "right")
-    keys = ("completion_rate", "mean_latency_s", "mean_accuracy", "utility", "sum_reward")
-    for name in dict.fromkeys(r.agent for r in runs):
-        mine = [r for r in runs if r.agent == name]
-        cells = []
-        for key in keys:
-            per_seed = np.array(
-                [
-                    np.nanmean(r.metrics[key]) if np.isfinite(r.metrics[key]).any() else np.nan
-                    for r in mine
-                ]
-            )
-            cells.append(str(bootstrap_ci(per_seed)))
-        table.add_row(name, *cells)
-    return table
 
 
 @app.command()
@@ -162,8 +150,7 @@ def scenarios(
         typer.echo(scenario_toml(show), nl=False)
         return
     for name in available():
-        scenario = load_scenario(name)
-        typer.echo(f"{name:12s} {scenario.description}")
+        typer.echo(f"{name:12s} {load_scenario(name).description}")
 
 
 @app.command()
@@ -182,15 +169,17 @@ def run(
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the environment and the agent.")] = 0,
     episodes: EpisodesOpt = 10,
+    eval_episodes: EvalOpt = 0,
     t_max: TMaxOpt = None,
     load: LoadOpt = None,
 ) -> None:
     """Run one agent on one seed and write DIR/results.nc."""
     names = _parse_agents(agent)
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
-    _execute(
-        names, resolved, [seed], episodes, out, f"{resolved.name}: seed {seed}, {episodes} episodes"
+    spec = ExperimentSpec(
+        "run", names, resolved.model_dump_json(), (seed,), episodes, eval_episodes
     )
+    _execute(spec, out, "local", 1, None)
 
 
 @app.command()
@@ -199,26 +188,63 @@ def compare(
         str, typer.Option("--agents", help="Comma-separated agent names.")
     ] = RULES_AND_ORACLE,
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
-    seeds: Annotated[
-        int, typer.Option("--seeds", help="Number of seeds (0, 1, ..., N-1 + --first-seed).")
-    ] = 10,
-    first_seed: Annotated[int, typer.Option("--first-seed", help="First seed.")] = 0,
+    seeds: SeedsOpt = 10,
+    first_seed: FirstSeedOpt = 0,
     episodes: EpisodesOpt = 5,
+    eval_episodes: EvalOpt = 5,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for results.nc.")] = Path(
         "aif-offload-results/compare"
     ),
     t_max: TMaxOpt = None,
     load: LoadOpt = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
 ) -> None:
     """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds."""
     names = _parse_agents(agents)
-    seed_list = _seeds(first_seed, seeds)
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
-    title = (
-        f"{resolved.name}: t_max {resolved.episode.t_max_s:g} s, load {resolved.episode.load_percent:g} %, "
-        f"{len(seed_list)} seeds x {episodes} episodes; mean [95 % bootstrap CI over seeds]"
+    spec = ExperimentSpec(
+        "compare",
+        names,
+        resolved.model_dump_json(),
+        _seeds(first_seed, seeds),
+        episodes,
+        eval_episodes,
     )
-    _execute(names, resolved, seed_list, episodes, out, title)
+    _execute(spec, out, executor, workers, address)
+
+
+@app.command()
+def experiment(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPERIMENTS)}.")],
+    agents: Annotated[
+        str | None, typer.Option("--agents", help="Comma-separated agents (default: every agent).")
+    ] = None,
+    scenario: ScenarioOpt = DEFAULT_SCENARIO,
+    seeds: SeedsOpt = 10,
+    first_seed: FirstSeedOpt = 0,
+    episodes: EpisodesOpt = 20,
+    eval_episodes: EvalOpt = 5,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Directory (default: aif-offload-results/NAME)."),
+    ] = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+) -> None:
+    """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation."""
+    names = _parse_agents(agents if agents is not None else ",".join(agent_names()))
+    spec = named_experiment(
+        name,
+        agents=names,
+        scenario=load_scenario(scenario),
+        seeds=_seeds(first_seed, seeds),
+        episodes=episodes,
+        eval_episodes=eval_episodes,
+    )
+    _execute(spec, out or Path("aif-offload-results") / name, executor, workers, address)
 
 
 def main(argv: list[str] | None = None) -> int:

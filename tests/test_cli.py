@@ -188,41 +188,55 @@ class _BrokenAgent(AGENTS["random"]):
 def test_agent_statistics_and_beliefs_are_saved(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(AGENTS, "recording", _RecordingAgent)
     out = tmp_path / "rec"
-    argv = [
-        "compare",
-        "--agents",
-        "recording,random",
-        "--seeds",
-        "2",
-        "--episodes",
-        "1",
-        "--out",
-        str(out),
-    ]
-    assert main(argv) == 0
+    argv = ["compare", "--agents", "recording,random", "--seeds", "2", "--episodes", "1"]
+    # In-process (--workers 1): the test's registry patch does not reach spawned workers.
+    assert main([*argv, "--eval-episodes", "1", "--workers", "1", "--out", str(out)]) == 0
     data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
     assert data.mean_surprise.sel(agent="recording").values.ravel().tolist() == [1.5, 1.5]
+    assert data.eval_mean_surprise.sel(agent="recording").values.ravel().tolist() == [1.5, 1.5]
     assert np.isnan(data.mean_surprise.sel(agent="random")).all()
-    beliefs = xr.open_dataset(out / "beliefs" / "recording.nc", engine="h5netcdf")
+    beliefs = xr.open_dataset(out / "runs" / "recording" / "seed=1.beliefs.nc", engine="h5netcdf")
     assert beliefs.belief.values.tolist() == [0.0, 1.0, 2.0]
 
 
-def test_a_crash_mid_comparison_leaves_no_output(tmp_path, monkeypatch):
+def test_a_crash_keeps_finished_runs_and_a_rerun_resumes(tmp_path, monkeypatch):
     monkeypatch.setitem(AGENTS, "recording", _RecordingAgent)
     monkeypatch.setitem(AGENTS, "broken", _BrokenAgent)
     out = tmp_path / "crash"
+    argv = ["compare", "--agents", "recording,broken", "--seeds", "2", "--episodes", "1"]
+    argv += ["--workers", "1", "--out", str(out)]
     with pytest.raises(RuntimeError, match="agent crashed"):
-        main(
-            [
-                "compare",
-                "--agents",
-                "recording,broken",
-                "--seeds",
-                "1",
-                "--episodes",
-                "1",
-                "--out",
-                str(out),
-            ]
-        )
-    assert not out.exists()
+        main(argv)
+    assert not (out / "results.nc").exists()
+    finished = sorted((out / "runs" / "recording").glob("seed=*"))
+    assert [p.name for p in finished] == [
+        "seed=0.beliefs.nc",
+        "seed=0.npz",
+        "seed=1.beliefs.nc",
+        "seed=1.npz",
+    ]
+    stamps = [p.stat().st_mtime_ns for p in finished]
+    monkeypatch.setitem(AGENTS, "broken", AGENTS["random"])  # the bug is fixed; same command again
+    assert main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in finished] == stamps  # finished runs were not redone
+    data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
+    assert data.agent.values.tolist() == ["recording", "broken"]
+    assert np.isfinite(data.completion_rate).all()
+
+
+def test_a_different_experiment_in_the_same_directory_is_refused(tmp_path, capsys):
+    out = tmp_path / "same"
+    base = [
+        "compare",
+        "--agents",
+        "random",
+        "--episodes",
+        "1",
+        "--eval-episodes",
+        "0",
+        "--out",
+        str(out),
+    ]
+    assert main([*base, "--seeds", "1"]) == 0
+    capsys.readouterr()
+    _bad(capsys, [*base, "--seeds", "2"], "holds a different experiment")

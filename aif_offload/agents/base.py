@@ -70,6 +70,9 @@ class Agent(ABC):
     def observe(self, transition: Transition) -> None:
         """Learn from a step; rules ignore it."""
 
+    def freeze(self) -> None:
+        """Stop learning and act for evaluation (deterministic policies for RL agents)."""
+
     def end_episode(self) -> dict[str, np.ndarray]:
         """Per-row statistics of the episode just finished (e.g. mean surprise), name -> (B,).
 

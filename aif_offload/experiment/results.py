@@ -1,4 +1,4 @@
-"""``results.nc``: the fixed result format (dims agent, seed, episode), provenance, atomic writes."""
+"""``results.nc``: the fixed result format (dims agent, seed, [sweep,] episode) and its provenance."""
 
 from __future__ import annotations
 
@@ -59,51 +59,104 @@ def provenance(scenario: Scenario, agents: dict[str, Any], command: str) -> dict
 
 
 def _describe(key: str) -> str:
-    if key == "env_steps":
-        return "cumulative environment steps at the episode's end"
-    return METRIC_DOCS.get(key, "statistic reported by the agent (NaN for agents without it)")
+    base = key.removeprefix("eval_")
+    if base == "env_steps":
+        return "cumulative training environment steps at the episode's end"
+    text = METRIC_DOCS.get(base, "statistic reported by the agent (NaN for agents without it)")
+    return f"evaluation on held-out workloads: {text}" if key.startswith("eval_") else text
 
 
-def to_dataset(runs: list[RunResult], attrs: dict[str, str]) -> xr.Dataset:
-    """Stack runs into a Dataset with dims (agent, seed, episode); missing runs are NaN."""
+def to_dataset(
+    runs: list[RunResult], attrs: dict[str, str], *, sweep: str | None = None
+) -> xr.Dataset:
+    """Stack runs into dims (agent, seed[, sweep], episode[, eval_episode]); missing are NaN.
+
+    Training metrics have dim ``episode``; evaluation metrics, prefixed ``eval_``, have dim
+    ``eval_episode``. With ``sweep`` (``t_max_s`` or ``load_percent``) every run must carry its
+    ``value`` and the swept parameter becomes a dimension.
+    """
     agents = list(dict.fromkeys(r.agent for r in runs))
     seeds = sorted({r.seed for r in runs})
+    values = sorted({r.value for r in runs}) if sweep else [None]
+    if sweep and None in values:
+        raise ValueError(f"sweep: every run needs a value of '{sweep}'")
     episodes = max(r.env_steps.size for r in runs)
-    shape = (len(agents), len(seeds), episodes)
-    extra = sorted({k for r in runs for k in r.metrics} - set(METRIC_DOCS) - {"failures"})
-    data: dict[str, np.ndarray] = {k: np.full(shape, np.nan) for k in (*METRIC_DOCS, *extra)}
-    data["env_steps"] = np.full(shape, np.nan)
-    failures = np.full((*shape, len(FAILURE_REASONS)), np.nan)
-    for run in runs:
-        i, j, n = agents.index(run.agent), seeds.index(run.seed), run.env_steps.size
-        for key in (*METRIC_DOCS, *extra):
-            if key in run.metrics:
-                data[key][i, j, :n] = run.metrics[key]
-        data["env_steps"][i, j, :n] = run.env_steps
-        failures[i, j, :n] = run.metrics["failures"]
-    dims = ("agent", "seed", "episode")
-    variables = {
-        key: xr.Variable(
-            dims,
-            value,
-            attrs={
-                "description": METRIC_DOCS.get(
-                    key, "cumulative environment steps at the episode's end"
-                )
-            },
-        )
-        for key, value in data.items()
-    }
-    variables["failure_count"] = xr.Variable(
-        (*dims, "failure_reason"), failures, attrs={"description": "tasks per outcome reason"}
+    eval_episodes = max(
+        (next(iter(r.eval_metrics.values())).size for r in runs if r.eval_metrics), default=0
     )
-    coords = {
+    lead = (len(agents), len(seeds), len(values))
+    reasons = len(FAILURE_REASONS)
+
+    def keys(attr: str) -> list[str]:
+        found = {k for r in runs for k in getattr(r, attr)} - {"failures"}
+        return [k for k in METRIC_DOCS if k in found] + sorted(found - set(METRIC_DOCS))
+
+    arrays: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    for key in keys("metrics"):
+        arrays[key] = (("episode",), np.full((*lead, episodes), np.nan))
+    arrays["env_steps"] = (("episode",), np.full((*lead, episodes), np.nan))
+    arrays["failure_count"] = (
+        ("episode", "failure_reason"),
+        np.full((*lead, episodes, reasons), np.nan),
+    )
+    if eval_episodes:
+        for key in keys("eval_metrics"):
+            arrays[f"eval_{key}"] = (("eval_episode",), np.full((*lead, eval_episodes), np.nan))
+        arrays["eval_failure_count"] = (
+            ("eval_episode", "failure_reason"),
+            np.full((*lead, eval_episodes, reasons), np.nan),
+        )
+    for run in runs:
+        at = (agents.index(run.agent), seeds.index(run.seed), values.index(run.value))
+        n = run.env_steps.size
+        arrays["env_steps"][1][(*at, slice(0, n))] = run.env_steps
+        for prefix, source in (("", run.metrics), ("eval_", run.eval_metrics)):
+            for key, value in source.items():
+                name = f"{prefix}failure_count" if key == "failures" else f"{prefix}{key}"
+                arrays[name][1][(*at, slice(0, value.shape[0]))] = value
+
+    lead_dims = ("agent", "seed", sweep) if sweep else ("agent", "seed")
+    variables = {}
+    for name, (dims, value) in arrays.items():
+        if not sweep:
+            value = value[:, :, 0]
+        desc = "tasks per outcome reason" if name.endswith("failure_count") else _describe(name)
+        variables[name] = xr.Variable((*lead_dims, *dims), value, attrs={"description": desc})
+    coords: dict[str, Any] = {
         "agent": agents,
         "seed": np.asarray(seeds, dtype=np.int64),
         "episode": np.arange(episodes),
         "failure_reason": list(FAILURE_REASONS),
     }
+    if sweep:
+        coords[sweep] = np.asarray(values, dtype=float)
+    if eval_episodes:
+        coords["eval_episode"] = np.arange(eval_episodes)
     return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+
+def from_dataset(data: xr.Dataset, *, sweep: str | None = None) -> list[RunResult]:
+    """The runs stored in a dataset made by :func:`to_dataset` (the inverse, NaN-padding aside)."""
+    runs = []
+    values = data[sweep].values.tolist() if sweep else [None]
+    for agent in data.agent.values.tolist():
+        for seed in data.seed.values.tolist():
+            for value in values:
+                where = {"agent": agent, "seed": seed} | ({sweep: value} if sweep else {})
+                cell = data.sel(where)
+                steps = cell.env_steps.values
+                n = int(np.isfinite(steps).sum())
+                if n == 0:
+                    continue
+                metrics, evals = {}, {}
+                for name, var in cell.data_vars.items():
+                    if name.startswith("eval_"):
+                        key = name.removeprefix("eval_")
+                        evals["failures" if key == "failure_count" else key] = var.values
+                    elif name != "env_steps":
+                        metrics["failures" if name == "failure_count" else name] = var.values[:n]
+                runs.append(RunResult(agent, int(seed), metrics, steps[:n], evals, value))
+    return runs
 
 
 def check_writable(directory: Path) -> None:

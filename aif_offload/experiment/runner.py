@@ -1,32 +1,96 @@
-"""Run one agent on several seeds for some episodes and return per-episode metrics per seed.
+"""Run one agent on several seeds: training episodes, then evaluation on held-out workloads.
 
 The seeds run side by side as one vector environment, row i seeded by seeds[i] for both the
 environment and the agent, so each seed's numbers are the same whatever else shares the batch.
+Training episodes give the learning curve (learners learn online); evaluation episodes run the
+frozen agent on workloads drawn from held-out seeds (``seed + EVAL_SEED_OFFSET``), never seen in
+training. A schedule can change the scenario at given training episodes (the load step of the
+``adaptation`` experiment) while the agent keeps what it learned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from aif_offload.agents import EnvContext, Transition, make_agent
+from aif_offload.agents import Agent, EnvContext, Transition, make_agent
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.experiment.metrics import EpisodeAccumulator
 from aif_offload.experiment.storage import write_atomic
 from aif_offload.sim.scenario import Scenario
 
+EVAL_SEED_OFFSET = 1_000_003  # evaluation workloads: seeds no training run uses
+PHASE_SEED_STRIDE = 100_003  # a schedule's k-th scenario seeds its workloads with seed + k * this
+
 
 @dataclass(frozen=True)
 class RunResult:
-    """Metrics of one (agent, seed) run: arrays with one entry per episode."""
+    """Metrics of one (agent, seed) run, one entry per episode."""
 
     agent: str
     seed: int
-    metrics: dict[str, np.ndarray]  # name -> (episodes,) ; "failures" -> (episodes, reasons)
-    env_steps: np.ndarray  # (episodes,) cumulative environment steps at each episode's end
+    metrics: dict[
+        str, np.ndarray
+    ]  # training: name -> (episodes,); "failures" -> (episodes, reasons)
+    env_steps: np.ndarray  # (episodes,) cumulative training environment steps at each episode's end
+    eval_metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (eval episodes,)
+    value: float | None = None  # the swept parameter's value, if the run is part of a sweep
+
+
+def _check_seeds(seeds: Sequence[int]) -> None:
+    if len(seeds) < 1:
+        raise ValueError("seeds: need at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds: must be distinct, got {list(seeds)}")
+
+
+def _env(scenario: Scenario, seeds: Sequence[int], offset: int):
+    env = CloudEdgeLLMVectorEnv(len(seeds), scenario)
+    observation, _ = env.reset(seed=[int(s) + offset for s in seeds])
+    return env, observation
+
+
+def _play_episode(
+    env: CloudEdgeLLMVectorEnv,
+    agent: Agent,
+    observation: np.ndarray,
+    *,
+    learn: bool,
+    on_step: Callable[[], None] | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """One episode of every row; returns its metrics, the next observation and the steps taken."""
+    accumulator = EpisodeAccumulator(env.num_envs)
+    agent.begin_episode()
+    steps = 0
+    while True:
+        truth = env.oracle_outcomes() if agent.needs_truth else None
+        action = agent.act(observation, truth)
+        next_observation, reward, terminated, truncated, info = env.step(action)
+        steps += 1
+        accumulator.add(reward, info)
+        if learn and agent.learns:
+            final = info.get("final_obs", next_observation)
+            agent.observe(
+                Transition(observation, action, reward, final, terminated, truncated, info)
+            )
+        observation = next_observation
+        if on_step is not None:
+            on_step()
+        # Every row shares the scenario, so all episodes end on the same step.
+        if truncated.all() or terminated.all():
+            break
+    summary = accumulator.summary()
+    summary.update(agent.end_episode())
+    return summary, observation, steps
+
+
+def _per_row(episodes: list[dict[str, np.ndarray]], row: int) -> dict[str, np.ndarray]:
+    if not episodes:
+        return {}
+    return {key: np.stack([ep[key][row] for ep in episodes]) for key in episodes[0]}
 
 
 def run_agent(
@@ -35,69 +99,72 @@ def run_agent(
     seeds: Sequence[int],
     episodes: int,
     *,
+    eval_episodes: int = 0,
+    schedule: Sequence[tuple[int, Scenario]] = (),
     on_step: Callable[[], None] | None = None,
+    on_episode: Callable[[], None] | None = None,
     beliefs_path: Path | None = None,
 ) -> list[RunResult]:
-    """Run ``agent_name`` for ``episodes`` episodes of ``scenario`` on each seed.
+    """Train ``agent_name`` for ``episodes`` episodes on each seed, then evaluate it.
 
-    If the agent records beliefs and ``beliefs_path`` is given, they are written there (netCDF).
+    ``schedule`` lists (training episode, scenario) switches, e.g. ``[(50, heavier)]``; the
+    scenarios must share servers and actions. If the agent records beliefs and ``beliefs_path`` is
+    given, they are written there (netCDF).
     """
     if episodes < 1:
         raise ValueError(f"episodes: must be >= 1, got {episodes}")
-    if len(seeds) < 1:
-        raise ValueError("seeds: need at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds: must be distinct, got {list(seeds)}")
-    batch = len(seeds)
-    env = CloudEdgeLLMVectorEnv(batch, scenario)
-    context = EnvContext(
-        scenario=env.scenario,
-        action_nvec=env.core.sim.action_nvec,
-        layout=env.core.layout,
-        batch_size=batch,
-    )
+    if eval_episodes < 0:
+        raise ValueError(f"eval_episodes: must be >= 0, got {eval_episodes}")
+    _check_seeds(seeds)
+    env, observation = _env(scenario, seeds, 0)
+    context = EnvContext(env.scenario, env.core.sim.action_nvec, env.core.layout, len(seeds))
+    switches = dict(schedule)
+    for start, later in switches.items():
+        probe = CloudEdgeLLMVectorEnv(1, later)
+        if not (
+            np.array_equal(probe.core.sim.action_nvec, context.action_nvec)
+            and probe.core.layout == context.layout
+        ):
+            raise ValueError(
+                f"schedule: the scenario at episode {start} changes servers or actions"
+            )
     agent = make_agent(agent_name, context, seeds=seeds)
-    observation, _ = env.reset(seed=[int(s) for s in seeds])
-    accumulator = EpisodeAccumulator(batch)
-    per_episode: list[dict[str, np.ndarray]] = []
+
+    training: list[dict[str, np.ndarray]] = []
     steps = 0
-    for _ in range(episodes):
-        agent.begin_episode()
-        accumulator.clear()
-        while True:
-            truth = env.oracle_outcomes() if agent.needs_truth else None
-            action = agent.act(observation, truth)
-            next_observation, reward, terminated, truncated, info = env.step(action)
-            steps += 1
-            accumulator.add(reward, info)
-            if agent.learns:
-                final = info.get("final_obs", next_observation)
-                agent.observe(
-                    Transition(observation, action, reward, final, terminated, truncated, info)
-                )
-            observation = next_observation
-            if on_step is not None:
-                on_step()
-            # Every row shares the scenario, so all episodes end on the same step.
-            if truncated.all() or terminated.all():
-                break
-        summary = accumulator.summary()
-        summary.update(agent.end_episode())
-        summary["env_steps"] = np.full(batch, steps)
-        per_episode.append(summary)
+    for episode in range(episodes):
+        if episode in switches and episode > 0:
+            phase = sorted(switches).index(episode) + 1
+            env, observation = _env(switches[episode], seeds, phase * PHASE_SEED_STRIDE)
+        summary, observation, taken = _play_episode(
+            env, agent, observation, learn=True, on_step=on_step
+        )
+        steps += taken
+        summary["env_steps"] = np.full(len(seeds), steps)
+        training.append(summary)
+        if on_episode is not None:
+            on_episode()
+
+    evaluation: list[dict[str, np.ndarray]] = []
+    if eval_episodes:
+        agent.freeze()
+        env, observation = _env(env.scenario, seeds, EVAL_SEED_OFFSET)
+        for _ in range(eval_episodes):
+            summary, observation, _ = _play_episode(
+                env, agent, observation, learn=False, on_step=on_step
+            )
+            evaluation.append(summary)
+            if on_episode is not None:
+                on_episode()
+
     beliefs = agent.belief_data()
     if beliefs is not None and beliefs_path is not None:
         write_atomic(beliefs, beliefs_path)
-    return [
-        RunResult(
-            agent=agent_name,
-            seed=int(seed),
-            metrics={
-                k: np.stack([ep[k][i] for ep in per_episode])
-                for k in per_episode[0]
-                if k != "env_steps"
-            },
-            env_steps=np.array([ep["env_steps"][i] for ep in per_episode]),
+    results = []
+    for row, seed in enumerate(seeds):
+        metrics = _per_row(training, row)
+        env_steps = metrics.pop("env_steps")
+        results.append(
+            RunResult(agent_name, int(seed), metrics, env_steps, _per_row(evaluation, row))
         )
-        for i, seed in enumerate(seeds)
-    ]
+    return results

@@ -1,0 +1,185 @@
+"""Run the pending units of an experiment here, in a local process pool, or on a Ray cluster.
+
+Every unit is a pure function of (spec, unit): its seeds fix the workloads and the agent, so the
+numbers are the same whichever executor ran it and in whatever order (tested). Each unit writes its
+own file when it finishes; ``results.nc`` is assembled from them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from aif_offload.agents import agent_summary
+from aif_offload.experiment.results import provenance
+from aif_offload.experiment.runner import run_agent
+from aif_offload.experiment.spec import ExperimentSpec, Unit
+from aif_offload.experiment.store import RunStore
+
+EXECUTORS = ("local", "ray")
+
+
+def execute_unit(
+    spec_json: str, unit: Unit, directory: str, tick: Callable[[], None] | None = None
+) -> Unit:
+    """Run one unit and write its file; safe to call in any process."""
+    spec = ExperimentSpec.from_json(spec_json)
+    store = RunStore(Path(directory), spec)
+    scenario = spec.scenario_at(unit.value)
+    (run,) = run_agent(
+        unit.agent,
+        scenario,
+        [unit.seed],
+        spec.episodes,
+        eval_episodes=spec.eval_episodes,
+        schedule=spec.schedule_scenarios(unit.value),
+        on_episode=tick,
+        beliefs_path=store.beliefs_path(unit),
+    )
+    run = type(run)(**{**run.__dict__, "value": unit.value})
+    attrs = provenance(scenario, {unit.agent: {"summary": agent_summary(unit.agent)}}, "")
+    store.save(unit, run, attrs)
+    return unit
+
+
+def _pool_unit(spec_json: str, unit: Unit, directory: str, ticks) -> Unit:
+    return execute_unit(spec_json, unit, directory, lambda: ticks.put(1))
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    directory: Path,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    command: str = "",
+    console: Console | None = None,
+) -> Path:
+    """Run what is missing of ``spec`` in ``directory`` and assemble ``results.nc``."""
+    if executor not in EXECUTORS:
+        raise ValueError(
+            f"--executor: unknown executor '{executor}', allowed: {', '.join(EXECUTORS)}"
+        )
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers: must be >= 1, got {workers}")
+    store = RunStore(directory, spec)
+    store.open()
+    pending = store.pending()
+    episodes_each = spec.episodes + spec.eval_episodes
+    with _progress(console) as progress:
+        sweep_bar = progress.add_task(
+            f"{spec.name}: runs",
+            total=len(spec.units()),
+            completed=len(spec.units()) - len(pending),
+        )
+        episode_bar = progress.add_task(
+            "  episodes of pending runs", total=len(pending) * episodes_each
+        )
+
+        def finished(unit: Unit) -> None:
+            progress.advance(sweep_bar)
+            progress.update(
+                sweep_bar, description=f"{spec.name}: runs (last {unit.label(spec.sweep)})"
+            )
+
+        def tick() -> None:
+            progress.advance(episode_bar)
+
+        if executor == "ray":
+            _run_ray(spec, store, pending, workers, address, tick, finished)
+        elif (workers or os.cpu_count() or 1) == 1 or len(pending) <= 1:
+            for unit in pending:
+                finished(execute_unit(spec.to_json(), unit, str(store.directory), tick))
+        else:
+            _run_pool(spec, store, pending, workers or os.cpu_count() or 1, tick, finished)
+    agents = {name: {"summary": agent_summary(name)} for name in spec.agents}
+    attrs = provenance(spec.base_scenario(), agents, command)
+    attrs["experiment"] = spec.name
+    attrs["experiment_json"] = spec.to_json()
+    return store.assemble(attrs)
+
+
+def _run_pool(spec, store, pending, workers, tick, finished) -> None:
+    # spawn, not fork: JAX and torch are not fork-safe once initialised.
+    context = get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        ticks = manager.Queue()
+        futures = {
+            pool.submit(_pool_unit, spec.to_json(), unit, str(store.directory), ticks)
+            for unit in pending
+        }
+        while futures:
+            done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(ticks, tick)
+            for future in done:
+                finished(future.result())
+        _drain(ticks, tick)
+
+
+def _drain(ticks, tick) -> None:
+    while True:
+        try:
+            ticks.get_nowait()
+        except queue.Empty:
+            return
+        tick()
+
+
+def _run_ray(spec, store, pending, workers, address, tick, finished) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "--executor ray: Ray is not installed; pip install 'aif-offload[ray]'"
+        ) from None
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False
+            )
+    try:
+        remote = ray.remote(execute_unit)
+        futures = [remote.remote(spec.to_json(), unit, str(store.directory)) for unit in pending]
+        while futures:
+            done, futures = ray.wait(futures, num_returns=1, timeout=0.5)
+            for ref in done:
+                unit = ray.get(ref)
+                for _ in range(spec.episodes + spec.eval_episodes):
+                    tick()
+                finished(unit)
+            if not done:
+                time.sleep(0.05)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,131 @@
+"""The experiment runner: resumption after a kill, and identical numbers on every executor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from aif_offload.experiment.executors import run_experiment
+from aif_offload.experiment.spec import ExperimentSpec, named_experiment
+from aif_offload.scenarios import ScenarioError, load_scenario, validate
+
+
+def _small_scenario_json() -> str:
+    """The paper scenario with 25 tasks per episode: same arrival rate and regimes, faster tests."""
+    table = load_scenario("paper").model_dump()
+    table["episode"] |= {"tasks_per_episode": 25}
+    return validate(table).model_dump_json()
+
+
+def _spec(**changes) -> ExperimentSpec:
+    base = {
+        "name": "test",
+        "agents": ("random", "greedy"),
+        "scenario_json": _small_scenario_json(),
+        "seeds": (0, 1),
+        "episodes": 2,
+        "eval_episodes": 1,
+        "sweep": "t_max_s",
+        "values": (9.0, 15.0),
+    }
+    return ExperimentSpec(**(base | changes))
+
+
+def _numbers(path) -> xr.Dataset:
+    with xr.open_dataset(path, engine="h5netcdf") as data:
+        return data.load().drop_attrs()
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_sweep_resumes_to_the_same_results(tmp_path, monkeypatch):
+    spec = _spec()
+    reference = _numbers(run_experiment(spec, tmp_path / "straight", workers=1))
+
+    import aif_offload.experiment.executors as executors
+
+    original = executors.execute_unit
+    episodes_left = [11]  # 3 episodes per run: die part-way through the fourth run
+
+    def dying(spec_json, unit, directory, tick=None):
+        def countdown():
+            episodes_left[0] -= 1
+            if episodes_left[0] == 0:
+                raise _Killed
+            if tick:
+                tick()
+
+        return original(spec_json, unit, directory, countdown)
+
+    monkeypatch.setattr(executors, "execute_unit", dying)
+    with pytest.raises(_Killed):
+        run_experiment(spec, tmp_path / "resumed", workers=1)
+    finished = sorted((tmp_path / "resumed" / "runs").rglob("seed=*.npz"))
+    assert len(finished) == 3 and not (tmp_path / "resumed" / "results.nc").exists()
+    monkeypatch.setattr(executors, "execute_unit", original)
+    resumed = _numbers(run_experiment(spec, tmp_path / "resumed", workers=1))
+    xr.testing.assert_identical(resumed, reference)
+    assert len(list((tmp_path / "resumed" / "runs").rglob("seed=*.npz"))) == 8
+
+
+def test_process_pool_and_ray_give_identical_numbers(tmp_path):
+    spec = _spec(agents=("random", "oracle"), values=(15.0,), seeds=(3, 4, 5))
+    local = _numbers(run_experiment(spec, tmp_path / "one", workers=1))
+    pool = _numbers(run_experiment(spec, tmp_path / "pool", workers=2))
+    xr.testing.assert_identical(pool, local)
+    pytest.importorskip("ray")
+    on_ray = _numbers(run_experiment(spec, tmp_path / "ray", executor="ray", workers=2))
+    xr.testing.assert_identical(on_ray, local)
+
+
+def test_results_have_the_sweep_and_evaluation_dimensions(tmp_path):
+    data = _numbers(run_experiment(_spec(), tmp_path, workers=1))
+    assert dict(data.completion_rate.sizes) == {"agent": 2, "seed": 2, "t_max_s": 2, "episode": 2}
+    assert dict(data.eval_completion_rate.sizes) == {
+        "agent": 2,
+        "seed": 2,
+        "t_max_s": 2,
+        "eval_episode": 1,
+    }
+    greedy = data.eval_completion_rate.sel(agent="greedy")
+    assert float(greedy.sel(t_max_s=9.0).mean()) < 0.25 < float(greedy.sel(t_max_s=15.0).mean())
+    # Held-out evaluation workloads differ from every training workload.
+    assert not np.isin(data.eval_sum_reward.values, data.sum_reward.values).any()
+
+
+def test_adaptation_steps_the_load_half_way(tmp_path):
+    spec = named_experiment(
+        "adaptation",
+        agents=("oracle",),
+        scenario=load_scenario("paper"),
+        seeds=(0,),
+        episodes=4,
+        eval_episodes=0,
+    )
+    assert spec.schedule == ((2, 180.0),)
+    data = _numbers(run_experiment(spec, tmp_path, workers=1))
+    tasks = data.tasks.sel(agent="oracle", seed=0).values.tolist()
+    assert tasks == [100, 100, 180, 180]
+    completion = data.completion_rate.sel(agent="oracle", seed=0).values
+    assert completion[2:].max() < completion[:2].min()
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"agents": ()}, "agents"),
+        ({"seeds": ()}, "seeds"),
+        ({"seeds": (1, 1)}, "seeds"),
+        ({"episodes": 0}, "episodes"),
+        ({"sweep": "speed"}, "sweep"),
+        ({"values": ()}, "values"),
+        ({"values": (15.0, -1.0)}, "t_max_s"),
+        ({"schedule": ((5, 150.0),)}, "schedule"),
+    ],
+)
+def test_invalid_experiments_are_refused(changes, needle):
+    with pytest.raises((ValueError, ScenarioError), match=needle):
+        _spec(**changes)
