@@ -20,7 +20,20 @@ from aif_offload.agents.rules import (
 )
 
 # name -> (module:Class, one-line summary); the class's own ``summary`` must match (tested).
-LAZY_AGENTS: dict[str, tuple[str, str]] = {}
+LAZY_AGENTS: dict[str, tuple[str, str]] = {
+    "ppo": (
+        "aif_offload.agents.drl:PPOAgent",
+        "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward.",
+    ),
+    "maskable-ppo": (
+        "aif_offload.agents.drl:MaskablePPOAgent",
+        "MaskablePPO (sb3-contrib) with the environment's per-dimension action masks.",
+    ),
+    "dqn": (
+        "aif_offload.agents.drl:DQNAgent",
+        "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward.",
+    ),
+}
 
 AGENTS: dict[str, type[Agent]] = {
     cls.name: cls

@@ -138,3 +138,19 @@ def thriftiest_near_best(value: np.ndarray, scenario: Scenario) -> np.ndarray:
     near_best = value >= best - NEAR_BEST * np.abs(best)
     # Lexicographic: fewest resources among the near-best, then the higher value.
     return best_flat_action(np.where(near_best, -resource_use(scenario) + 1e-6 * value, -np.inf))
+
+
+def observation_mask(context: EnvContext, observation: np.ndarray, *, flat: bool) -> np.ndarray:
+    """The environment's action mask, recomputed from the observation alone (it uses nothing else).
+
+    Flat: the joint mask (B, S*C*W*M); otherwise sb3-contrib's per-dimension masks joined.
+    """
+    forecaster = Forecaster(context)
+    state = forecaster.task_state(observation)
+    joint = outcome.fits(context.scenario, forecaster.servers, state.remaining, state.kv_need_gb)
+    b = joint.shape[0]
+    joint[~joint.reshape(b, -1).any(axis=1)] = True  # nothing fits: leave every action open
+    if flat:
+        return joint.reshape(b, -1)
+    dims = range(1, 5)
+    return np.concatenate([joint.any(axis=tuple(a for a in dims if a != d)) for d in dims], axis=1)

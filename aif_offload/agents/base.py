@@ -49,6 +49,9 @@ class Agent(ABC):
     summary: ClassVar[str]
     needs_truth: ClassVar[bool] = False
     learns: ClassVar[bool] = False
+    # Agents whose library drives its own environment loop (SB3) implement ``train`` instead of
+    # learning through ``observe``: the runner hands them the training phases and the budget.
+    trains_itself: ClassVar[bool] = False
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         if len(seeds) != context.batch_size:

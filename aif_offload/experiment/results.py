@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from aif_offload import __version__
-from aif_offload.experiment.metrics import METRIC_DOCS
+from aif_offload.envs.episode_metrics import METRIC_DOCS
 from aif_offload.experiment.runner import RunResult
 from aif_offload.sim.outcome import FAILURE_REASONS
 from aif_offload.sim.scenario import Scenario

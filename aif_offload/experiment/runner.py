@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from aif_offload.agents import Agent, EnvContext, Transition, make_agent
+from aif_offload.envs.episode_metrics import EpisodeAccumulator
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
-from aif_offload.experiment.metrics import EpisodeAccumulator
 from aif_offload.experiment.storage import write_atomic
 from aif_offload.sim.scenario import Scenario
 
@@ -132,7 +132,17 @@ def run_agent(
 
     training: list[dict[str, np.ndarray]] = []
     steps = 0
-    for episode in range(episodes):
+    if agent.trains_itself:  # e.g. SB3, which drives its own environment loop
+        starts = sorted(switches)
+        phases = [(0, scenario, 0)] + [
+            (start, switches[start], (k + 1) * PHASE_SEED_STRIDE) for k, start in enumerate(starts)
+        ]
+        training = agent.train(phases, episodes, on_episode)
+        for summary in training:
+            steps += int(summary["tasks"][0])
+            summary["env_steps"] = np.full(len(seeds), steps)
+        env = CloudEdgeLLMVectorEnv(len(seeds), phases[-1][1])
+    for episode in range(episodes if not training else 0):
         if episode in switches and episode > 0:
             phase = sorted(switches).index(episode) + 1
             env, observation = _env(switches[episode], seeds, phase * PHASE_SEED_STRIDE)

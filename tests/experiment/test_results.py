@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from aif_offload.experiment.metrics import EpisodeAccumulator
+from aif_offload.envs.episode_metrics import EpisodeAccumulator
 from aif_offload.experiment.results import provenance, to_dataset
 from aif_offload.experiment.runner import run_agent
 from aif_offload.experiment.storage import write_atomic

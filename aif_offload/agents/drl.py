@@ -1,0 +1,197 @@
+"""Deep-RL baselines from Stable-Baselines3 / sb3-contrib behind the agent protocol.
+
+SB3 drives its own environment loop, so these agents train themselves (``trains_itself``): the
+runner hands them the scenario, the seeds and the episode budget, and they learn with SB3 on the
+same environment (``SB3VecEnv``, seeded exactly as the runner's training workloads), reporting the
+same per-episode metrics through a callback. Evaluation then goes through ``act`` with the
+deterministic policy, like every other agent. One model per seed: rows are independent agents.
+
+Hyperparameters are SB3's published defaults except where the episode structure needs otherwise
+(rollout length = one episode for the on-policy methods); ``docs/baselines.md`` records them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.callbacks import BaseCallback
+
+from aif_offload.agents.allocation import observation_mask
+from aif_offload.agents.base import Agent
+from aif_offload.envs.episode_metrics import EpisodeAccumulator
+from aif_offload.envs.sb3 import SB3VecEnv
+from aif_offload.sim.outcome import Outcome
+from aif_offload.sim.scenario import Scenario
+
+
+class _EpisodeMetrics(BaseCallback):
+    """Turns SB3's per-step infos into the runner's per-episode metrics."""
+
+    def __init__(self, on_episode: Callable[[dict[str, np.ndarray]], None]) -> None:
+        super().__init__()
+        self.accumulator = EpisodeAccumulator(1)
+        self.on_episode = on_episode
+
+    def _on_step(self) -> bool:
+        info = self.locals["infos"][0]
+        reward = np.asarray(self.locals["rewards"][:1], dtype=float)
+        facts = {k: np.asarray([v]) for k, v in info.items() if k != "terminal_observation"}
+        self.accumulator.add(reward, facts)
+        if self.locals["dones"][0]:
+            self.on_episode(self.accumulator.summary())
+            self.accumulator.clear()
+        return True
+
+
+class SB3Agent(Agent):
+    """Base of the SB3 agents: one model per row, trained by :meth:`train`."""
+
+    learns = True
+    trains_itself = True
+    flatten_actions: ClassVar[bool] = False
+    uses_masks: ClassVar[bool] = False
+    hyperparameters: ClassVar[dict[str, Any]] = {}
+
+    def make_model(self, env: SB3VecEnv, seed: int, episode_steps: int):
+        raise NotImplementedError
+
+    def train(
+        self,
+        phases: Sequence[tuple[int, Scenario, int]],
+        episodes: int,
+        on_episode: Callable[[], None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """Train every row's model for ``episodes`` episodes; return per-episode metrics (B,).
+
+        ``phases`` lists (first episode, scenario, workload seed offset), the first starting at 0:
+        row i's workloads in a phase are seeded with ``seeds[i] + offset``, as the runner's are.
+        """
+        per_row: list[list[dict[str, np.ndarray]]] = []
+        self.models = []
+        for seed in self.seeds:
+            curve: list[dict[str, np.ndarray]] = []
+
+            def record(summary, curve=curve) -> None:
+                curve.append(summary)
+                if on_episode is not None:
+                    on_episode()
+
+            model = None
+            for i, (start, phase_scenario, offset) in enumerate(phases):
+                end = phases[i + 1][0] if i + 1 < len(phases) else episodes
+                env = SB3VecEnv(
+                    1, phase_scenario, seed=seed + offset, flatten_actions=self.flatten_actions
+                )
+                steps = phase_scenario.episode.num_tasks
+                if model is None:
+                    model = self.make_model(env, seed, steps)
+                else:
+                    model.set_env(env)
+                target = end - start
+                done_before = len(curve)
+                # SB3 may round the budget up to whole rollouts; stop at exactly `target` episodes.
+                callback = _StopAfter(
+                    _EpisodeMetrics(record),
+                    lambda c=curve, d=done_before, t=target: len(c) - d >= t,
+                )
+                model.learn(
+                    total_timesteps=10 * target * steps,
+                    callback=callback,
+                    reset_num_timesteps=i == 0,
+                )
+            self.models.append(model)
+            per_row.append(curve[:episodes])
+        return [
+            {k: np.stack([row[e][k][0] for row in per_row]) for k in per_row[0][e]}
+            for e in range(episodes)
+        ]
+
+    def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
+        nvec = self.context.action_nvec
+        actions = []
+        for row, model in enumerate(self.models):
+            obs = observation[row : row + 1]
+            kwargs = {}
+            if self.uses_masks:
+                kwargs["action_masks"] = observation_mask(
+                    self.context, obs, flat=self.flatten_actions
+                )
+            action, _ = model.predict(obs, deterministic=True, **kwargs)
+            action = np.asarray(action).reshape(-1)
+            if self.flatten_actions:
+                action = np.array(np.unravel_index(int(action[0]), nvec))
+            actions.append(action)
+        return np.stack(actions).astype(np.int64)
+
+
+class _StopAfter(BaseCallback):
+    """Runs ``inner`` and stops training once ``enough()`` holds."""
+
+    def __init__(self, inner: BaseCallback, enough: Callable[[], bool]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.enough = enough
+
+    def _init_callback(self) -> None:
+        self.inner.init_callback(self.model)
+
+    def _on_step(self) -> bool:
+        self.inner.update_locals(self.locals)
+        self.inner.on_step()
+        return not self.enough()
+
+
+class PPOAgent(SB3Agent):
+    name = "ppo"
+    summary = "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward."
+
+    def make_model(self, env, seed, episode_steps):
+        return PPO(
+            "MlpPolicy",
+            env,
+            n_steps=episode_steps,
+            batch_size=episode_steps,
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+
+
+class MaskablePPOAgent(SB3Agent):
+    name = "maskable-ppo"
+    summary = "MaskablePPO (sb3-contrib) with the environment's per-dimension action masks."
+    uses_masks = True
+
+    def make_model(self, env, seed, episode_steps):
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO(
+            "MlpPolicy",
+            env,
+            n_steps=episode_steps,
+            batch_size=episode_steps,
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+
+
+class DQNAgent(SB3Agent):
+    name = "dqn"
+    summary = "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward."
+    flatten_actions = True
+
+    def make_model(self, env, seed, episode_steps):
+        return DQN(
+            "MlpPolicy",
+            env,
+            learning_starts=episode_steps,
+            buffer_size=100_000,
+            exploration_fraction=0.3,
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
