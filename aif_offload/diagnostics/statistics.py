@@ -75,3 +75,88 @@ def bootstrap_ci(
     return Estimate(
         point, float(result.confidence_interval.low), float(result.confidence_interval.high)
     )
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) + P(X = Y) / 2 for one run of X and one of Y drawn at random (rliable's definition).
+
+    The Mann-Whitney U statistic of ``x`` against ``y`` over the product of their sizes; 0.5 for
+    identical samples, 1 when every x beats every y. Non-finite values are dropped.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size == 0 or y.size == 0:
+        return float("nan")
+    greater = (x[:, None] > y[None, :]).mean()
+    ties = (x[:, None] == y[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
+def probability_of_improvement_ci(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Estimate:
+    """Probability of improvement with a stratified percentile-bootstrap interval (x and y apart)."""
+    x = np.asarray(x, dtype=float)[np.isfinite(x)]
+    y = np.asarray(y, dtype=float)[np.isfinite(y)]
+    point = probability_of_improvement(x, y)
+    if x.size < 2 or y.size < 2:
+        return Estimate(point, point, point)
+    rng = np.random.default_rng(seed)
+    draws = np.array(
+        [
+            probability_of_improvement(rng.choice(x, x.size), rng.choice(y, y.size))
+            for _ in range(resamples)
+        ]
+    )
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return Estimate(point, float(low), float(high))
+
+
+def performance_profile(values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Fraction of runs whose score exceeds each threshold (rliable's run-score distribution)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    thresholds = np.asarray(thresholds, dtype=float)
+    if values.size == 0:
+        return np.full(thresholds.shape, np.nan)
+    return (values[None, :] > thresholds[:, None]).mean(axis=1)
+
+
+def episodes_to_fraction_of_final(
+    curve: np.ndarray, *, fraction: float = 0.95, final_window: int = 5
+) -> int | None:
+    """First episode (1-based count) from which a learning curve stays at ``fraction`` of its final level.
+
+    The final level is the mean of the last ``final_window`` episodes. "Stays" means every later
+    episode is at or above the threshold, so one lucky early episode does not count. None if the
+    curve is empty or its final level is not positive.
+    """
+    curve = np.asarray(curve, dtype=float)
+    if curve.size == 0:
+        return None
+    final = float(np.nanmean(curve[-final_window:]))
+    if not final > 0:
+        return None
+    below = np.flatnonzero(~(curve >= fraction * final))
+    if below.size == 0:
+        return 1
+    last_below = int(below[-1])
+    if last_below == curve.size - 1:  # still below at the end: never settles
+        return None
+    return last_below + 2  # the episode after the last one below, counted from 1
+
+
+def recovery_episodes(
+    curve: np.ndarray, step_episode: int, *, fraction: float = 0.95, final_window: int = 5
+) -> int | None:
+    """Episodes after a change at ``step_episode`` until the curve stays at ``fraction`` of its new level."""
+    after = np.asarray(curve, dtype=float)[step_episode:]
+    reached = episodes_to_fraction_of_final(after, fraction=fraction, final_window=final_window)
+    return None if reached is None else reached - 1
