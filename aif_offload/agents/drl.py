@@ -53,10 +53,15 @@ class SB3Agent(Agent):
     trains_itself = True
     flatten_actions: ClassVar[bool] = False
     uses_masks: ClassVar[bool] = False
-    hyperparameters: ClassVar[dict[str, Any]] = {}
+    algorithm: ClassVar[Callable[[], type]]  # returns the SB3 algorithm class (imported lazily)
+
+    def options(self, episode_steps: int) -> dict[str, Any]:
+        """Keyword arguments that differ from the library's defaults (see docs/baselines.md)."""
+        return {}
 
     def make_model(self, env: SB3VecEnv, seed: int, episode_steps: int):
-        raise NotImplementedError
+        options = self.options(episode_steps)
+        return self.algorithm()("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
 
     def train(
         self,
@@ -144,54 +149,45 @@ class _StopAfter(BaseCallback):
         return not self.enough()
 
 
+def _ppo():
+    return PPO
+
+
+def _maskable_ppo():
+    from sb3_contrib import MaskablePPO
+
+    return MaskablePPO
+
+
+def _dqn():
+    return DQN
+
+
 class PPOAgent(SB3Agent):
     name = "ppo"
     summary = "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward."
+    algorithm = staticmethod(_ppo)
 
-    def make_model(self, env, seed, episode_steps):
-        return PPO(
-            "MlpPolicy",
-            env,
-            n_steps=episode_steps,
-            batch_size=episode_steps,
-            seed=seed,
-            device="cpu",
-            verbose=0,
-        )
+    def options(self, episode_steps: int) -> dict[str, Any]:
+        return {"n_steps": episode_steps, "batch_size": episode_steps}  # one rollout per episode
 
 
-class MaskablePPOAgent(SB3Agent):
+class MaskablePPOAgent(PPOAgent):
     name = "maskable-ppo"
     summary = "MaskablePPO (sb3-contrib) with the environment's per-dimension action masks."
     uses_masks = True
-
-    def make_model(self, env, seed, episode_steps):
-        from sb3_contrib import MaskablePPO
-
-        return MaskablePPO(
-            "MlpPolicy",
-            env,
-            n_steps=episode_steps,
-            batch_size=episode_steps,
-            seed=seed,
-            device="cpu",
-            verbose=0,
-        )
+    algorithm = staticmethod(_maskable_ppo)
 
 
 class DQNAgent(SB3Agent):
     name = "dqn"
     summary = "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward."
     flatten_actions = True
+    algorithm = staticmethod(_dqn)
 
-    def make_model(self, env, seed, episode_steps):
-        return DQN(
-            "MlpPolicy",
-            env,
-            learning_starts=episode_steps,
-            buffer_size=100_000,
-            exploration_fraction=0.3,
-            seed=seed,
-            device="cpu",
-            verbose=0,
-        )
+    def options(self, episode_steps: int) -> dict[str, Any]:
+        return {
+            "learning_starts": episode_steps,
+            "buffer_size": 100_000,
+            "exploration_fraction": 0.3,
+        }
