@@ -197,6 +197,8 @@ def test_agent_statistics_and_beliefs_are_saved(tmp_path, capsys, monkeypatch):
     assert np.isnan(data.mean_surprise.sel(agent="random")).all()
     beliefs = xr.open_dataset(out / "runs" / "recording" / "seed=1.beliefs.nc", engine="h5netcdf")
     assert beliefs.belief.values.tolist() == [0.0, 1.0, 2.0]
+    assert beliefs.attrs["agent"] == "recording" and beliefs.attrs["seed"] == "1"
+    assert beliefs.attrs["package_version"] and beliefs.attrs["scenario_json"]
 
 
 def test_a_crash_keeps_finished_runs_and_a_rerun_resumes(tmp_path, monkeypatch):

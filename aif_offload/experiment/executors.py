@@ -41,6 +41,8 @@ def execute_unit(
     spec = ExperimentSpec.from_json(spec_json)
     store = RunStore(Path(directory), spec)
     scenario = spec.scenario_at(unit.value)
+    attrs = provenance(scenario, {unit.agent: {"summary": agent_summary(unit.agent)}}, "")
+    attrs |= {"experiment": spec.name, "agent": unit.agent, "seed": str(unit.seed)}
     (run,) = run_agent(
         unit.agent,
         scenario,
@@ -50,9 +52,9 @@ def execute_unit(
         schedule=spec.schedule_scenarios(unit.value),
         on_episode=tick,
         beliefs_path=store.beliefs_path(unit),
+        beliefs_attrs=attrs,
     )
     run = type(run)(**{**run.__dict__, "value": unit.value})
-    attrs = provenance(scenario, {unit.agent: {"summary": agent_summary(unit.agent)}}, "")
     store.save(unit, run, attrs)
     return unit
 

@@ -19,7 +19,7 @@ import numpy as np
 from aif_offload.agents import Agent, EnvContext, Transition, make_agent
 from aif_offload.envs.episode_metrics import EpisodeAccumulator
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
-from aif_offload.experiment.storage import write_atomic
+from aif_offload.experiment.storage import stamp, write_atomic
 from aif_offload.sim.scenario import Scenario
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation workloads: seeds no training run uses
@@ -104,6 +104,7 @@ def run_agent(
     on_step: Callable[[], None] | None = None,
     on_episode: Callable[[], None] | None = None,
     beliefs_path: Path | None = None,
+    beliefs_attrs: dict[str, str] | None = None,
 ) -> list[RunResult]:
     """Train ``agent_name`` for ``episodes`` episodes on each seed, then evaluate it.
 
@@ -169,7 +170,7 @@ def run_agent(
 
     beliefs = agent.belief_data()
     if beliefs is not None and beliefs_path is not None:
-        write_atomic(beliefs, beliefs_path)
+        write_atomic(stamp(beliefs, beliefs_attrs or {}), beliefs_path)
     results = []
     for row, seed in enumerate(seeds):
         metrics = _per_row(training, row)

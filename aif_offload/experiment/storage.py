@@ -37,3 +37,11 @@ def write_atomic(data: Any, path: Path) -> None:
     """Write ``data`` (anything with ``to_netcdf``: xarray, ArviZ) as netCDF at ``path``."""
     with atomic_file(path) as tmp:
         data.to_netcdf(tmp, engine="h5netcdf")
+
+
+def stamp(data: Any, attrs: dict[str, str]) -> Any:
+    """Add provenance ``attrs`` to an xarray Dataset or to every group of an ArviZ InferenceData."""
+    groups = [getattr(data, g) for g in data.groups()] if hasattr(data, "groups") else [data]
+    for group in groups:
+        group.attrs.update(attrs)
+    return data
