@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -73,7 +74,10 @@ class SB3Agent(Agent):
 
         ``phases`` lists (first episode, scenario, workload seed offset), the first starting at 0:
         row i's workloads in a phase are seeded with ``seeds[i] + offset``, as the runner's are.
+        Sets torch to one thread for the process: the MLPs are small, and on this 2-core machine
+        SB3 runs about four times faster single-threaded (docs/research/drl-libraries.md).
         """
+        torch.set_num_threads(1)
         per_row: list[list[dict[str, np.ndarray]]] = []
         self.models = []
         for seed in self.seeds:
