@@ -33,6 +33,18 @@ LAZY_AGENTS: dict[str, tuple[str, str]] = {
         "aif_offload.agents.drl:DQNAgent",
         "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward.",
     ),
+    "rainbow-dqn": (
+        "aif_offload.agents.tianshou_agents:RainbowAgent",
+        "Rainbow DQN (Tianshou): C51, dueling noisy nets, prioritised replay, 3-step returns, action masks.",
+    ),
+    "sac": (
+        "aif_offload.agents.tianshou_agents:DiscreteSACAgent",
+        "Discrete SAC (Tianshou) on the flattened Discrete(240) action, twin critics, automatic entropy.",
+    ),
+    "aif-pymdp": (
+        "aif_offload.agents.aif_pymdp:AifPymdpAgent",
+        "Discrete active inference (pymdp): beliefs over server loads, EFE over server x allocation profile, online Dirichlet learning of A and B.",
+    ),
 }
 
 AGENTS: dict[str, type[Agent]] = {

@@ -74,7 +74,11 @@ class Agent(ABC):
         """Learn from a step; rules ignore it."""
 
     def freeze(self) -> None:
-        """Stop learning and act for evaluation (deterministic policies for RL agents)."""
+        """Stop learning parameters and act for evaluation (deterministic policies for RL agents).
+
+        ``observe`` keeps being called after it: a frozen active-inference agent still updates its
+        beliefs from what it perceives; it only stops learning its model.
+        """
 
     def end_episode(self) -> dict[str, np.ndarray]:
         """Per-row statistics of the episode just finished (e.g. mean surprise), name -> (B,).

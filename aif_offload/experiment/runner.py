@@ -58,7 +58,6 @@ def _play_episode(
     agent: Agent,
     observation: np.ndarray,
     *,
-    learn: bool,
     on_step: Callable[[], None] | None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     """One episode of every row; returns its metrics, the next observation and the steps taken."""
@@ -71,7 +70,7 @@ def _play_episode(
         next_observation, reward, terminated, truncated, info = env.step(action)
         steps += 1
         accumulator.add(reward, info)
-        if learn and agent.learns:
+        if agent.learns:  # frozen agents still perceive outcomes; they only stop learning
             final = info.get("final_obs", next_observation)
             agent.observe(
                 Transition(observation, action, reward, final, terminated, truncated, info)
@@ -147,9 +146,7 @@ def run_agent(
         if episode in switches and episode > 0:
             phase = sorted(switches).index(episode) + 1
             env, observation = _env(switches[episode], seeds, phase * PHASE_SEED_STRIDE)
-        summary, observation, taken = _play_episode(
-            env, agent, observation, learn=True, on_step=on_step
-        )
+        summary, observation, taken = _play_episode(env, agent, observation, on_step=on_step)
         steps += taken
         summary["env_steps"] = np.full(len(seeds), steps)
         training.append(summary)
@@ -161,9 +158,7 @@ def run_agent(
         agent.freeze()
         env, observation = _env(env.scenario, seeds, EVAL_SEED_OFFSET)
         for _ in range(eval_episodes):
-            summary, observation, _ = _play_episode(
-                env, agent, observation, learn=False, on_step=on_step
-            )
+            summary, observation, _ = _play_episode(env, agent, observation, on_step=on_step)
             evaluation.append(summary)
             if on_episode is not None:
                 on_episode()

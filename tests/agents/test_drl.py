@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 pytest.importorskip("sb3_contrib")
+pytest.importorskip("tianshou")
 
 from aif_offload.agents import EnvContext, agent_class
 from aif_offload.agents.allocation import observation_mask
@@ -21,7 +22,7 @@ def _small() -> object:
     return validate(table)
 
 
-@pytest.mark.parametrize("name", ["ppo", "maskable-ppo", "dqn"])
+@pytest.mark.parametrize("name", ["ppo", "maskable-ppo", "dqn", "rainbow-dqn", "sac"])
 def test_trains_a_few_episodes_and_evaluates(name):
     (run,) = run_agent(name, _small(), [3], 3, eval_episodes=1)
     assert run.env_steps.tolist() == [20, 40, 60]
@@ -30,9 +31,10 @@ def test_trains_a_few_episodes_and_evaluates(name):
     assert run.eval_metrics["tasks"].tolist() == [20]
 
 
-def test_training_is_seed_deterministic():
-    first = run_agent("ppo", _small(), [5], 2, eval_episodes=1)[0]
-    second = run_agent("ppo", _small(), [5], 2, eval_episodes=1)[0]
+@pytest.mark.parametrize("name", ["ppo", "sac"])
+def test_training_is_seed_deterministic(name):
+    first = run_agent(name, _small(), [5], 2, eval_episodes=1)[0]
+    second = run_agent(name, _small(), [5], 2, eval_episodes=1)[0]
     for key in ("sum_reward", "completion_rate"):
         np.testing.assert_array_equal(first.metrics[key], second.metrics[key])
         np.testing.assert_array_equal(first.eval_metrics[key], second.eval_metrics[key])
@@ -67,3 +69,17 @@ def test_maskable_ppo_acts_inside_the_mask():
         offsets = np.concatenate([[0], np.cumsum(env.action_space.nvec)[:-1]])
         assert mask[offsets + action].all()
         obs, *_ = env.step(action)
+
+
+def test_rainbow_acts_inside_the_flat_mask():
+    scenario = _small()
+    env = CloudEdgeLLMEnv(scenario, flatten_actions=True)
+    context = EnvContext(env.scenario, env.core.sim.action_nvec, env.core.layout, 1)
+    agent = agent_class("rainbow-dqn")(context, seeds=[0])
+    agent.train([(0, scenario, 0)], 1)
+    obs, _ = env.reset(seed=9)
+    for _ in range(20):
+        action = agent.act(obs[None])[0]
+        flat = int(np.ravel_multi_index(action, env.core.sim.action_nvec))
+        assert env.action_masks()[flat]
+        obs, *_ = env.step(flat)
