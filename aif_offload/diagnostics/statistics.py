@@ -130,13 +130,15 @@ def performance_profile(values: np.ndarray, thresholds: np.ndarray) -> np.ndarra
 
 
 def episodes_to_fraction_of_final(
-    curve: np.ndarray, *, fraction: float = 0.95, final_window: int = 5
+    curve: np.ndarray, *, fraction: float = 0.95, final_window: int = 5, smooth: int = 5
 ) -> int | None:
-    """First episode (1-based count) from which a learning curve stays at ``fraction`` of its final level.
+    """Episodes until a learning curve settles at ``fraction`` of its final level (1-based count).
 
-    The final level is the mean of the last ``final_window`` episodes. "Stays" means every later
-    episode is at or above the threshold, so one lucky early episode does not count. None if the
-    curve is empty or its final level is not positive.
+    The final level is the mean of the last ``final_window`` episodes. The curve is first smoothed
+    by a trailing mean over ``smooth`` episodes (so episode-to-episode noise of a flat curve does
+    not count as learning), then the answer is the first episode from which the smoothed curve stays
+    at or above the threshold. None if the curve is empty, never settles, or its final level is not
+    positive.
     """
     curve = np.asarray(curve, dtype=float)
     if curve.size == 0:
@@ -144,7 +146,11 @@ def episodes_to_fraction_of_final(
     final = float(np.nanmean(curve[-final_window:]))
     if not final > 0:
         return None
-    below = np.flatnonzero(~(curve >= fraction * final))
+    window = max(1, int(smooth))
+    cumulative = np.concatenate([[0.0], np.cumsum(curve)])
+    counts = np.minimum(np.arange(1, curve.size + 1), window)
+    smoothed = (cumulative[1:] - cumulative[np.arange(curve.size) + 1 - counts]) / counts
+    below = np.flatnonzero(~(smoothed >= fraction * final))
     if below.size == 0:
         return 1
     last_below = int(below[-1])
@@ -154,9 +160,16 @@ def episodes_to_fraction_of_final(
 
 
 def recovery_episodes(
-    curve: np.ndarray, step_episode: int, *, fraction: float = 0.95, final_window: int = 5
+    curve: np.ndarray,
+    step_episode: int,
+    *,
+    fraction: float = 0.95,
+    final_window: int = 5,
+    smooth: int = 1,
 ) -> int | None:
     """Episodes after a change at ``step_episode`` until the curve stays at ``fraction`` of its new level."""
     after = np.asarray(curve, dtype=float)[step_episode:]
-    reached = episodes_to_fraction_of_final(after, fraction=fraction, final_window=final_window)
+    reached = episodes_to_fraction_of_final(
+        after, fraction=fraction, final_window=final_window, smooth=smooth
+    )
     return None if reached is None else reached - 1

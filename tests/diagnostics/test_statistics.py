@@ -77,9 +77,14 @@ def test_episodes_to_fraction_of_final_and_recovery():
 
     curve = np.array([0.1, 0.97, 0.5, 0.8, 0.96, 1.0, 1.0, 1.0, 1.0, 1.0])
     # final 0.992 -> threshold 0.9424; the early 0.97 is followed by a dip, so it does not count
-    assert episodes_to_fraction_of_final(curve) == 5
+    assert episodes_to_fraction_of_final(curve, smooth=1) == 5
     assert episodes_to_fraction_of_final(np.ones(4)) == 1
     assert episodes_to_fraction_of_final(np.zeros(4)) is None
+    # A flat but noisy curve (final 1.008, threshold 0.9576): unsmoothed, the dip to 0.92 at
+    # episode 5 counts; smoothed over 5 episodes only the start-up mean 0.95 of episode 2 does.
+    noisy = np.r_[1.0, 0.9, 1.1, 1.0, 0.92, 1.05, 1.0, 0.97, 1.02, 1.0]
+    assert episodes_to_fraction_of_final(noisy, smooth=1) == 6
+    assert episodes_to_fraction_of_final(noisy) == 3
     stepped = np.r_[np.ones(5), 0.4, 0.6, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9]
     # after the step at episode 5 the new level is 0.9; it is reached 3 episodes later
     assert recovery_episodes(stepped, 5) == 3
