@@ -135,30 +135,6 @@ def to_dataset(
     return xr.Dataset(variables, coords=coords, attrs=attrs)
 
 
-def from_dataset(data: xr.Dataset, *, sweep: str | None = None) -> list[RunResult]:
-    """The runs stored in a dataset made by :func:`to_dataset` (the inverse, NaN-padding aside)."""
-    runs = []
-    values = data[sweep].values.tolist() if sweep else [None]
-    for agent in data.agent.values.tolist():
-        for seed in data.seed.values.tolist():
-            for value in values:
-                where = {"agent": agent, "seed": seed} | ({sweep: value} if sweep else {})
-                cell = data.sel(where)
-                steps = cell.env_steps.values
-                n = int(np.isfinite(steps).sum())
-                if n == 0:
-                    continue
-                metrics, evals = {}, {}
-                for name, var in cell.data_vars.items():
-                    if name.startswith("eval_"):
-                        key = name.removeprefix("eval_")
-                        evals["failures" if key == "failure_count" else key] = var.values
-                    elif name != "env_steps":
-                        metrics["failures" if name == "failure_count" else name] = var.values[:n]
-                runs.append(RunResult(agent, int(seed), metrics, steps[:n], evals, value))
-    return runs
-
-
 def check_writable(directory: Path) -> None:
     """Fail early, before any long run, if results cannot be written to ``directory``."""
     directory = Path(directory)
