@@ -41,6 +41,14 @@ LAZY_AGENTS: dict[str, tuple[str, str]] = {
         "aif_offload.agents.tianshou_agents:DiscreteSACAgent",
         "Discrete SAC (Tianshou) on the flattened Discrete(240) action, twin critics, automatic entropy.",
     ),
+    "aif-pyro": (
+        "aif_offload.agents.aif_pyro:AifPyroAgent",
+        "Active inference: Pyro latent-load model, Kalman belief per step, SVI refit per episode, CEM planner on expected free energy.",
+    ),
+    "aif-ensemble": (
+        "aif_offload.agents.aif_ensemble:AifEnsembleAgent",
+        "Active inference, paper-faithful: ensemble of torch MLPs (outcome and next state), CEM planner on expected free energy.",
+    ),
     "aif-pymdp": (
         "aif_offload.agents.aif_pymdp:AifPymdpAgent",
         "Discrete active inference (pymdp): beliefs over server loads, EFE over server x allocation profile, online Dirichlet learning of A and B.",
