@@ -58,7 +58,7 @@ class Forecaster:
         remaining = np.stack(fractions, axis=1) * self.servers.capacity[None]
         distance = 1000.0 * layout.get(observation, "distance_km").astype(float)
         no_shadowing = np.zeros((b, s))
-        gain_up, slope, budget = outcome.link_terms(
+        uplink, slope, budget = outcome.link_terms(
             scenario,
             self.servers,
             distance,
@@ -76,7 +76,7 @@ class Forecaster:
             terminal_low_m=here,
             terminal_high_m=here,
             distance_m=distance,
-            uplink_rate_bps=outcome.uplink_rates(scenario, gain_up),
+            uplink_rate_bps=uplink,
             downlink_slope_db=slope,
             downlink_budget_db=budget,
             request_bits=8000.0 * layout.get(observation, "request_kb").astype(float),

@@ -67,23 +67,18 @@ def link_terms(
     shadowing_up_db: np.ndarray,
     shadowing_down_db: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Uplink gain (..., S), downlink slope and budget (..., S): the radio terms of eqs. 3-7 that
-    do not depend on the action. :func:`uplink_rates` turns the gain into rates per level."""
+    """Uplink rate per bandwidth level (..., S, W), downlink slope and budget (..., S) (eqs. 3-7)."""
     radio = scenario.radio
     intercept, slope = channel.path_loss_coefficients(kind, radio)
     gain_up = (
         radio.antenna_gain_db - channel.path_loss_db(distance_m, kind, radio) - shadowing_up_db
     )
-    budget = servers.tx_power_dbm + radio.antenna_gain_db - intercept - shadowing_down_db
-    return gain_up, slope, budget
-
-
-def uplink_rates(scenario: Scenario, gain_up_db: np.ndarray) -> np.ndarray:
-    """Eq. 3 uplink rate at every bandwidth level: (..., S) gains -> (..., S, W) bit/s."""
     bandwidth_hz = np.asarray(scenario.actions.bandwidth_mhz) * 1e6
-    return channel.shannon_rate_bps(
-        bandwidth_hz, scenario.terminals.tx_power_dbm, gain_up_db[..., None], scenario.radio
+    uplink = channel.shannon_rate_bps(
+        bandwidth_hz, scenario.terminals.tx_power_dbm, gain_up[..., None], radio
     )
+    budget = servers.tx_power_dbm + radio.antenna_gain_db - intercept - shadowing_down_db
+    return uplink, slope, budget
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class BatchedSimulator:
             ]
         )
         b, s, n = batch_size, self.servers.num_servers, scenario.episode.num_tasks
+        w = len(actions.bandwidth_mhz)
         self.num_tasks = n
         self.reservations = Reservations.empty(b, s, reservation_slots(scenario, self.servers))
         self.slots = ParallelSlots.empty(b, self.servers.max_parallel)
@@ -75,7 +76,7 @@ class BatchedSimulator:
         self.output_tokens = np.zeros((b, n), dtype=np.int64)
         self._motion = np.zeros((4, b, n, 3))  # start, velocity, low, high of the requester
         self._distance_m = np.zeros((b, n, s))
-        self._gain_up_db = np.zeros((b, n, s))  # uplink rates follow per step (eq. 3)
+        self._uplink_bps = np.zeros((b, n, s, w))
         self._down_slope_db = np.zeros((b, n, s))
         self._down_budget_db = np.zeros((b, n, s))
         self._full_time_s = np.zeros((b, n, s))
@@ -120,7 +121,7 @@ class BatchedSimulator:
         distance = np.linalg.norm(position[:, :, None, :] - servers.position_m, axis=-1)
         kind = channel.link_kind(position[..., 2:3], servers.position_m[:, 2])
         sigma = channel.shadowing_std_db(kind, scenario.radio)
-        gain_up, slope, budget = outcome.link_terms(
+        uplink, slope, budget = outcome.link_terms(
             scenario,
             servers,
             distance,
@@ -135,7 +136,7 @@ class BatchedSimulator:
         self.output_tokens[envs] = output
         self._motion[:, envs] = motion
         self._distance_m[envs] = distance
-        self._gain_up_db[envs] = gain_up
+        self._uplink_bps[envs] = uplink
         self._down_slope_db[envs] = slope
         self._down_budget_db[envs] = budget
         self._full_time_s[envs] = np.stack(
@@ -187,7 +188,7 @@ class BatchedSimulator:
             terminal_low_m=low,
             terminal_high_m=high,
             distance_m=self._distance_m[row],
-            uplink_rate_bps=outcome.uplink_rates(self.scenario, self._gain_up_db[row]),
+            uplink_rate_bps=self._uplink_bps[row],
             downlink_slope_db=self._down_slope_db[row],
             downlink_budget_db=self._down_budget_db[row],
             request_bits=self._request_bits[row],
