@@ -28,23 +28,14 @@ import numpy as np
 from aif_offload.models.offloading_pomdp import model_for_scenario
 
 from aif_offload.agents import EnvContext, Transition
-from aif_offload.agents.aif_pymdp import AifPymdpAgent, decision_step
+from aif_offload.agents.aif_pymdp import AifPymdpAgent, decision_step, default_config
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
-from aif_offload.pomdp import AgentConfig, make_agent
+from aif_offload.pomdp import make_agent
 from aif_offload.scenarios import load_scenario
 
 
 def _inputs(spec, batch: int):
-    config = AgentConfig(
-        batch_size=batch,
-        learn_A=True,
-        learn_B=True,
-        pA_scale=50.0,
-        pB_scale=20.0,
-        gamma=16.0,
-        alpha=16.0,
-        action_selection="stochastic",
-    )
+    config = default_config(batch)
     agent = make_agent(spec, config)
     obs = [jnp.zeros(batch, jnp.int32) for _ in spec.modalities]
     action = jnp.zeros((batch, len(spec.factors)), jnp.int32)

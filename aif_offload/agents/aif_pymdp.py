@@ -42,6 +42,20 @@ def load_level(remaining: np.ndarray) -> np.ndarray:
     return np.searchsorted(-np.asarray(LOAD_BINS), -np.asarray(remaining), side="right")
 
 
+def default_config(batch_size: int) -> AgentConfig:
+    """The agent options aif-pymdp runs with (Dirichlet scales, precisions, stochastic actions)."""
+    return AgentConfig(
+        batch_size=batch_size,
+        learn_A=True,
+        learn_B=True,
+        pA_scale=50.0,
+        pB_scale=20.0,
+        gamma=16.0,
+        alpha=16.0,
+        action_selection="stochastic",
+    )
+
+
 @eqx.filter_jit
 def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
     """Perceive (infer states), learn (Dirichlet A/B), plan (EFE), act, and predict the next prior.
@@ -149,16 +163,7 @@ class AifPymdpAgent(Agent):
         super().__init__(context, seeds=seeds)
         batch = context.batch_size
         self.spec = model_for_scenario(context.scenario, params)
-        self.config = config or AgentConfig(
-            batch_size=batch,
-            learn_A=True,
-            learn_B=True,
-            pA_scale=50.0,
-            pB_scale=20.0,
-            gamma=16.0,
-            alpha=16.0,
-            action_selection="stochastic",
-        )
+        self.config = config or default_config(batch)
         if self.config.batch_size != batch:
             raise ValueError(
                 f"config.batch_size: must equal the batch ({batch}), got {self.config.batch_size}"

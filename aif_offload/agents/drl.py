@@ -22,7 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from aif_offload.agents.allocation import observation_mask
 from aif_offload.agents.base import Agent
-from aif_offload.envs.episode_metrics import EpisodeAccumulator
+from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.envs.sb3 import SB3VecEnv
 from aif_offload.sim.outcome import Outcome
 from aif_offload.sim.scenario import Scenario
@@ -113,10 +113,7 @@ class SB3Agent(Agent):
                 )
             self.models.append(model)
             per_row.append(curve[:episodes])
-        return [
-            {k: np.stack([row[e][k][0] for row in per_row]) for k in per_row[0][e]}
-            for e in range(episodes)
-        ]
+        return stack_rows(per_row, episodes)
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec

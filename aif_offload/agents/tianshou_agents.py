@@ -31,7 +31,7 @@ from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic, NoisyLine
 from aif_offload.agents.allocation import observation_mask
 from aif_offload.agents.base import Agent
 from aif_offload.envs.cloud_edge import CloudEdgeLLMEnv
-from aif_offload.envs.episode_metrics import EpisodeAccumulator
+from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.sim.outcome import Outcome
 from aif_offload.sim.scenario import Scenario
 
@@ -144,10 +144,7 @@ class TianshouAgent(Agent):
                 )
             self.algorithms.append(algorithm)
             per_row.append(curve[:episodes])
-        return [
-            {k: np.stack([row[e][k][0] for row in per_row]) for k in per_row[0][e]}
-            for e in range(episodes)
-        ]
+        return stack_rows(per_row, episodes)
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec

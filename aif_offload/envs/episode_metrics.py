@@ -83,3 +83,13 @@ class EpisodeAccumulator:
             "tasks": self.tasks.copy(),
             "failures": self.failures.copy(),
         }
+
+
+def stack_rows(
+    per_row: list[list[dict[str, np.ndarray]]], episodes: int
+) -> list[dict[str, np.ndarray]]:
+    """Per-row lists of batch-1 episode summaries -> per-episode summaries over rows (B, ...)."""
+    return [
+        {key: np.stack([row[e][key][0] for row in per_row]) for key in per_row[0][e]}
+        for e in range(episodes)
+    ]
