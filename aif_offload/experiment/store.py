@@ -16,6 +16,7 @@ to write and to read; the assembled ``results.nc`` is the format users read.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +92,25 @@ class RunStore:
             )
 
     def assemble(self, attrs: dict[str, str]) -> Path:
-        """Combine every run into ``results.nc`` (atomically) and return its path."""
-        runs = [self.load(unit) for unit in self.spec.units()]
+        """Combine every run into ``results.nc`` (atomically) and return its path.
+
+        Runs resumed across code versions are allowed but recorded: ``run_versions`` lists every
+        (version, commit) that produced a run, and a warning is raised when there is more than one.
+        """
+        runs, versions = [], set()
+        for unit in self.spec.units():
+            runs.append(self.load(unit))
+            with np.load(self.path(unit)) as archive:
+                made_by = json.loads(str(archive["meta"]))["attrs"]
+            versions.add(f"{made_by.get('package_version')} @ {made_by.get('git_commit')}")
+        if len(versions) > 1:
+            warnings.warn(
+                f"{self.directory}: runs were made by different code versions: {sorted(versions)}",
+                stacklevel=2,
+            )
         order = {name: i for i, name in enumerate(self.spec.agents)}
         runs.sort(key=lambda r: order[r.agent])
         path = self.directory / RESULTS_FILE
+        attrs = {**attrs, "run_versions": "; ".join(sorted(versions))}
         write_atomic(to_dataset(runs, attrs, sweep=self.spec.sweep), path)
         return path

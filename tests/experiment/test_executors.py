@@ -129,3 +129,28 @@ def test_adaptation_steps_the_load_half_way(tmp_path):
 def test_invalid_experiments_are_refused(changes, needle):
     with pytest.raises((ValueError, ScenarioError), match=needle):
         _spec(**changes)
+
+
+def test_runs_from_another_code_version_are_flagged(tmp_path):
+    import json
+
+    spec = _spec(agents=("random",), values=(15.0,), seeds=(0, 1), eval_episodes=0, episodes=1)
+    path = run_experiment(spec, tmp_path, workers=1)
+    assert " @ " in _attrs(path)["run_versions"]
+    old = next((tmp_path / "runs").rglob("seed=0.npz"))
+    with np.load(old) as archive:
+        arrays = dict(archive)
+    meta = json.loads(str(arrays["meta"]))
+    meta["attrs"]["git_commit"] = "0" * 40
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(old, "wb") as file:
+        np.savez(file, **arrays)
+    (tmp_path / "results.nc").unlink()
+    with pytest.warns(UserWarning, match="different code versions"):
+        path = run_experiment(spec, tmp_path, workers=1)
+    assert "0" * 40 in _attrs(path)["run_versions"]
+
+
+def _attrs(path) -> dict:
+    with xr.open_dataset(path, engine="h5netcdf") as data:
+        return dict(data.attrs)
