@@ -32,7 +32,7 @@ from aif_offload.agents.allocation import observation_mask
 from aif_offload.agents.base import Agent
 from aif_offload.envs.cloud_edge import CloudEdgeLLMEnv
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
-from aif_offload.sim.outcome import Outcome
+from aif_offload.sim.outcome import FAILURE_REASONS, Outcome
 from aif_offload.sim.scenario import Scenario
 
 
@@ -47,18 +47,12 @@ class EpisodeMetrics(gym.Wrapper):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         facts = {k: np.asarray([v]) for k, v in info.items()}
-        facts["failure"] = np.asarray([_failure_code(info["failure"])])
+        facts["failure"] = np.asarray([FAILURE_REASONS.index(info["failure"])])
         self.accumulator.add(np.asarray([reward], dtype=float), facts)
         if terminated or truncated:
             self.report(self.accumulator.summary())
             self.accumulator.clear()
         return obs, reward, terminated, truncated, info
-
-
-def _failure_code(name: str) -> int:
-    from aif_offload.sim.outcome import FAILURE_REASONS
-
-    return FAILURE_REASONS.index(name)
 
 
 class MaskedObservation(gym.ObservationWrapper):
