@@ -8,7 +8,7 @@ Only agents with ``needs_truth`` (the oracle) are handed the simulator's true ou
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -72,6 +72,17 @@ class Agent(ABC):
 
     def observe(self, transition: Transition) -> None:
         """Learn from a step; rules ignore it."""
+
+    def train(
+        self,
+        phases: Sequence[tuple[int, Scenario, int]],
+        episodes: int,
+        on_episode: Callable[[], None] | None = None,
+    ) -> list[dict[str, np.ndarray]]:
+        """For ``trains_itself`` agents: learn for ``episodes`` episodes in the given phases
+        (first episode, scenario, workload seed offset) and return per-episode metrics, name ->
+        (B,), as the runner's episode accumulator makes them."""
+        raise NotImplementedError(f"{self.name}: does not train itself")
 
     def freeze(self) -> None:
         """Stop learning parameters and act for evaluation (deterministic policies for RL agents).
