@@ -21,16 +21,19 @@ SMALL = AifPyroConfig(
 )
 
 
-def _play(seeds, *, episodes=1, extra_steps=0):
-    scenario = load_scenario("paper")
-    env = CloudEdgeLLMVectorEnv(len(seeds), scenario)
-    context = EnvContext(
+def _context(env: CloudEdgeLLMVectorEnv) -> EnvContext:
+    return EnvContext(
         scenario=env.scenario,
         action_nvec=env.core.sim.action_nvec,
         layout=env.core.layout,
-        batch_size=len(seeds),
+        batch_size=env.num_envs,
     )
-    agent = AifPyroAgent(context, seeds=seeds, config=SMALL)
+
+
+def _drive(build, seeds, *, episodes=1, extra_steps=0):
+    """Run ``build(context)``'s agent for ``episodes`` episodes and ``extra_steps`` more steps."""
+    env = CloudEdgeLLMVectorEnv(len(seeds), load_scenario("paper"))
+    agent = build(_context(env))
     observation, _ = env.reset(seed=list(seeds))
     actions, stats = [], []
     for episode in range(episodes + (1 if extra_steps else 0)):
@@ -52,6 +55,15 @@ def _play(seeds, *, episodes=1, extra_steps=0):
         if episode < episodes:
             stats.append(agent.end_episode())
     return agent, np.stack(actions), stats
+
+
+def _play(seeds, *, episodes=1, extra_steps=0):
+    return _drive(
+        lambda context: AifPyroAgent(context, seeds=seeds, config=SMALL),
+        seeds,
+        episodes=episodes,
+        extra_steps=extra_steps,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -130,49 +142,20 @@ def _play_ensemble(seeds, steps_after_refit=10):
     from aif_offload.agents.aif_ensemble import AifEnsembleAgent, AifEnsembleConfig
 
     config = AifEnsembleConfig(base=SMALL, members=3, hidden=8, train_steps=20)
-    scenario = load_scenario("paper")
-    env = CloudEdgeLLMVectorEnv(len(seeds), scenario)
-    context = EnvContext(
-        scenario=env.scenario,
-        action_nvec=env.core.sim.action_nvec,
-        layout=env.core.layout,
-        batch_size=len(seeds),
+    agent, actions, stats = _drive(
+        lambda context: AifEnsembleAgent(context, seeds=seeds, config=config),
+        seeds,
+        episodes=1,
+        extra_steps=steps_after_refit,
     )
-    agent = AifEnsembleAgent(context, seeds=seeds, config=config)
-    observation, _ = env.reset(seed=list(seeds))
-    actions, stats = [], None
-    for episode in range(2):
-        agent.begin_episode()
-        step = 0
-        while True:
-            action = agent.act(observation)
-            assert env.action_space.contains(action)
-            actions.append(action)
-            next_observation, reward, terminated, truncated, info = env.step(action)
-            final = info.get("final_obs", next_observation)
-            agent.observe(
-                Transition(observation, action, reward, final, terminated, truncated, info)
-            )
-            observation = next_observation
-            step += 1
-            if truncated.all() or (episode == 1 and step >= steps_after_refit):
-                break
-        if episode == 0:
-            stats = agent.end_episode()
-    return agent, np.stack(actions), stats
+    return agent, actions, stats[0]
 
 
 def test_ensemble_world_models_have_planner_shapes():
     from aif_offload.agents.aif_ensemble import AifEnsembleAgent, AifEnsembleConfig
 
-    scenario = load_scenario("paper")
-    env = CloudEdgeLLMVectorEnv(2, scenario)
-    context = EnvContext(
-        scenario=env.scenario,
-        action_nvec=env.core.sim.action_nvec,
-        layout=env.core.layout,
-        batch_size=2,
-    )
+    env = CloudEdgeLLMVectorEnv(2, load_scenario("paper"))
+    context = _context(env)
     agent = AifEnsembleAgent(context, seeds=[0, 1], config=AifEnsembleConfig(base=SMALL))
     observation, _ = env.reset(seed=[0, 1])
     _, compute, _ = agent._predictions(observation)
