@@ -34,6 +34,10 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 RULES_AND_ORACLE = "random,round-robin,cloud-only,edge-only,greedy,oracle"
+# The main job: the paper's comparison on the embedded scenario, sized for ~10 min on 2 cores.
+DEFAULT_COMPARISON = "aif-pymdp,aif-pyro,aif-ensemble,rainbow-dqn,ppo,sac,greedy,random,oracle"
+DEFAULT_SIZE = {"seeds": 8, "episodes": 20, "eval_episodes": 3}
+QUICK_SIZE = {"seeds": 3, "episodes": 3, "eval_episodes": 2}  # a smoke run, ~2 min
 
 ScenarioOpt = Annotated[
     str, typer.Option("--scenario", "-s", help="Embedded scenario name or path to a TOML file.")
@@ -186,12 +190,36 @@ def run(
 def compare(
     agents: Annotated[
         str, typer.Option("--agents", help="Comma-separated agent names.")
-    ] = RULES_AND_ORACLE,
+    ] = DEFAULT_COMPARISON,
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
-    seeds: SeedsOpt = 10,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", help=f"Number of seeds (default {DEFAULT_SIZE['seeds']})."),
+    ] = None,
     first_seed: FirstSeedOpt = 0,
-    episodes: EpisodesOpt = 5,
-    eval_episodes: EvalOpt = 5,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            "--episodes",
+            "-e",
+            help=f"Training episodes per seed (default {DEFAULT_SIZE['episodes']}).",
+        ),
+    ] = None,
+    eval_episodes: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-episodes",
+            help=f"Evaluation episodes per seed (default {DEFAULT_SIZE['eval_episodes']}).",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help=f"Smoke-sized run (~2 min): {QUICK_SIZE['seeds']} seeds, "
+            f"{QUICK_SIZE['episodes']} + {QUICK_SIZE['eval_episodes']} episodes.",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for results.nc.")] = Path(
         "aif-offload-results/compare"
     ),
@@ -201,16 +229,21 @@ def compare(
     workers: WorkersOpt = None,
     address: AddressOpt = None,
 ) -> None:
-    """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds."""
+    """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds.
+
+    With no arguments: the paper's comparison (active inference, deep RL, rules, oracle) on the
+    embedded ``paper`` scenario. Explicit sizes override ``--quick``.
+    """
     names = _parse_agents(agents)
+    size = QUICK_SIZE if quick else DEFAULT_SIZE
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
     spec = ExperimentSpec(
         "compare",
         names,
         resolved.model_dump_json(),
-        _seeds(first_seed, seeds),
-        episodes,
-        eval_episodes,
+        _seeds(first_seed, size["seeds"] if seeds is None else seeds),
+        size["episodes"] if episodes is None else episodes,
+        size["eval_episodes"] if eval_episodes is None else eval_episodes,
     )
     _execute(spec, out, executor, workers, address)
 
