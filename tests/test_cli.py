@@ -242,3 +242,16 @@ def test_a_different_experiment_in_the_same_directory_is_refused(tmp_path, capsy
     assert main([*base, "--seeds", "1"]) == 0
     capsys.readouterr()
     _bad(capsys, [*base, "--seeds", "2"], "holds a different experiment")
+
+
+def test_more_agents_join_an_experiment_without_redoing_its_runs(tmp_path):
+    out = tmp_path / "grow"
+    base = ["compare", "--seeds", "2", "--episodes", "1", "--eval-episodes", "1", "--out", str(out)]
+    assert main([*base, "--agents", "random"]) == 0
+    first = sorted((out / "runs" / "random").glob("*.npz"))
+    stamps = [p.stat().st_mtime_ns for p in first]
+    assert main([*base, "--agents", "random,greedy"]) == 0
+    assert [p.stat().st_mtime_ns for p in first] == stamps  # random's runs were kept, not redone
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as data:
+        assert data.agent.values.tolist() == ["random", "greedy"]
+        assert data.sizes["seed"] == 2

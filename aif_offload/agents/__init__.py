@@ -74,6 +74,8 @@ def agent_names() -> list[str]:
 
 
 def agent_summary(name: str) -> str:
+    if "@" in name:
+        return agent_class(name).summary
     if name in AGENTS:
         return AGENTS[name].summary
     if name in LAZY_AGENTS:
@@ -82,13 +84,45 @@ def agent_summary(name: str) -> str:
 
 
 def agent_class(name: str) -> type[Agent]:
-    """The agent class registered under ``name`` (imported on first use)."""
+    """The agent class registered under ``name`` (imported on first use).
+
+    ``base@key=value[+key=value]`` names a variant of a registered agent with some
+    hyperparameters changed (e.g. ``ppo@lr=1e-4``), for tuning sweeps; the agent lists the keys it
+    accepts in ``hyperparameters``. Variants are built from their name in any process.
+    """
     if name not in AGENTS and name in LAZY_AGENTS:
         module, _, cls = LAZY_AGENTS[name][0].partition(":")
         AGENTS[name] = getattr(import_module(module), cls)
+    if name not in AGENTS and "@" in name:
+        if name not in _VARIANTS:  # kept apart so listings show registered agents only
+            _VARIANTS[name] = _variant(name)
+        return _VARIANTS[name]
     if name not in AGENTS:
         raise ValueError(f"agent: unknown agent '{name}', allowed: {', '.join(agent_names())}")
     return AGENTS[name]
+
+
+_VARIANTS: dict[str, type[Agent]] = {}
+
+
+def _variant(name: str) -> type[Agent]:
+    base_name, _, settings = name.partition("@")
+    base = agent_class(base_name)
+    allowed = base.hyperparameters
+    changes = {}
+    for setting in settings.split("+"):
+        key, sep, text = setting.partition("=")
+        if not sep or key not in allowed:
+            keys = ", ".join(allowed) or "none"
+            raise ValueError(
+                f"agent: '{name}': '{setting}' is not key=value with a key among: {keys}"
+            )
+        try:
+            changes[allowed[key]] = type(getattr(base, allowed[key]))(text)
+        except ValueError:
+            raise ValueError(f"agent: '{name}': {key} must be a number, got '{text}'") from None
+    summary = f"{base.summary} Variant: {settings.replace('+', ', ')}."
+    return type(base.__name__ + "Variant", (base,), {"name": name, "summary": summary, **changes})
 
 
 def make_agent(name: str, context: EnvContext, *, seeds: Sequence[int]) -> Agent:

@@ -52,6 +52,8 @@ class Agent(ABC):
     # Agents whose library drives its own environment loop (SB3) implement ``train`` instead of
     # learning through ``observe``: the runner hands them the training phases and the budget.
     trains_itself: ClassVar[bool] = False
+    # Hyperparameters a variant name may change: short key -> class attribute (``ppo@lr=1e-4``).
+    hyperparameters: ClassVar[dict[str, str]] = {}
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         if len(seeds) != context.batch_size:

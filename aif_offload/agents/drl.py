@@ -55,13 +55,15 @@ class SB3Agent(Agent):
     flatten_actions: ClassVar[bool] = False
     uses_masks: ClassVar[bool] = False
     algorithm: ClassVar[Callable[[], type]]  # returns the SB3 algorithm class (imported lazily)
+    learning_rate: ClassVar[float]  # the value chosen by the tuning sweep (docs/baselines.md)
+    hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate"}
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         """Keyword arguments that differ from the library's defaults (see docs/baselines.md)."""
         return {}
 
     def make_model(self, env: SB3VecEnv, seed: int, episode_steps: int):
-        options = self.options(episode_steps)
+        options = {"learning_rate": self.learning_rate, **self.options(episode_steps)}
         return self.algorithm()("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
 
     def train(
@@ -168,6 +170,7 @@ class PPOAgent(SB3Agent):
     name = "ppo"
     summary = "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward."
     algorithm = staticmethod(_ppo)
+    learning_rate = 3e-4  # SB3's default
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         return {"n_steps": episode_steps, "batch_size": episode_steps}  # one rollout per episode
@@ -185,6 +188,7 @@ class DQNAgent(SB3Agent):
     summary = "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward."
     flatten_actions = True
     algorithm = staticmethod(_dqn)
+    learning_rate = 1e-4  # SB3's default
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         return {

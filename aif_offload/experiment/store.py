@@ -1,7 +1,7 @@
 """The result store of an experiment directory: one file per run, written atomically, resumable.
 
 ```
-DIR/experiment.json                      the spec; a re-run must match it
+DIR/experiment.json                      the spec; a re-run must match it (--agents may change)
 DIR/runs/<agent>/[<sweep>=<value>/]seed=<seed>.npz         one finished run (NumPy arrays)
 DIR/runs/<agent>/[<sweep>=<value>/]seed=<seed>.beliefs.nc  its recorded beliefs, if any
 DIR/results.nc                           all runs assembled, written last
@@ -15,6 +15,7 @@ to write and to read; the assembled ``results.nc`` is the format users read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -46,12 +47,16 @@ class RunStore:
         for stale in runs.rglob(".*.tmp") if runs.exists() else ():
             stale.unlink(missing_ok=True)
         if manifest.exists():
-            if ExperimentSpec.from_json(manifest.read_text()) != self.spec:
+            held = ExperimentSpec.from_json(manifest.read_text())
+            if held == self.spec:
+                return
+            # Other agents on the very same runs (scenario, seeds, episodes, sweep) fit in: their
+            # units are independent, and results.nc is assembled from this spec's units only.
+            if dataclasses.replace(held, agents=self.spec.agents) != self.spec:
                 raise ExperimentMismatch(
                     f"--out: '{self.directory}' holds a different experiment (see {MANIFEST}); "
-                    "use another directory or the same options"
+                    "use another directory or the same options (only --agents may change)"
                 )
-            return
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = manifest.with_suffix(".json.tmp")
         tmp.write_text(self.spec.to_json())

@@ -83,3 +83,36 @@ def test_rainbow_acts_inside_the_flat_mask():
         flat = int(np.ravel_multi_index(action, env.core.sim.action_nvec))
         assert env.action_masks()[flat]
         obs, *_ = env.step(flat)
+
+
+@pytest.mark.parametrize(
+    ("name", "rate"), [("ppo@lr=1e-3", 1e-3), ("dqn@lr=5e-5", 5e-5), ("sac@lr=0.001", 1e-3)]
+)
+def test_a_variant_trains_with_its_own_learning_rate(name, rate):
+    cls = agent_class(name)
+    base = agent_class(name.partition("@")[0])
+    assert cls.name == name and cls.learning_rate == rate != base.learning_rate
+    scenario = _small()
+    env = CloudEdgeLLMEnv(scenario)
+    context = EnvContext(scenario, env.core.sim.action_nvec, env.core.layout, 1)
+    agent = cls(context, seeds=[0])
+    agent.train([(0, scenario, 0)], 1)
+    if hasattr(agent, "models"):  # SB3: the optimiser runs at the variant's rate
+        assert agent.models[0].policy.optimizer.param_groups[0]["lr"] == pytest.approx(rate)
+    else:
+        optimizer = agent.algorithms[0].policy_optim._optim
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(rate)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("ppo@gamma=0.9", "key among: lr"),
+        ("ppo@lr=fast", "lr must be a number"),
+        ("greedy@lr=1e-3", "key among: none"),
+        ("nope@lr=1e-3", "unknown agent"),
+    ],
+)
+def test_a_bad_variant_is_refused_with_the_allowed_keys(name, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        agent_class(name)
