@@ -2,7 +2,10 @@
 
 Agents act on a batch: ``act`` takes observations (B, obs_dim) and returns integer actions (B, 4),
 one independent environment per row. Learners also receive every transition through ``observe``.
-Only agents with ``needs_truth`` (the oracle) are handed the simulator's true outcomes.
+Only agents with ``needs_truth`` (the oracle) are handed the simulator's true outcomes. Agents with
+``needs_terminal`` (decentralised per-device agents such as ``gp-nfsp``) are told before every
+``act``, through ``set_terminals``, which terminal issues each row's current task: not privileged
+information, since a device knows who it is; the observation itself does not carry it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class Agent(ABC):
     trains_itself: ClassVar[bool] = False
     # Hyperparameters a variant name may change: short key -> class attribute (``ppo@lr=1e-4``).
     hyperparameters: ClassVar[dict[str, str]] = {}
+    # Per-device agents: the runner calls ``set_terminals`` with the issuing terminals before ``act``.
+    needs_terminal: ClassVar[bool] = False
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         if len(seeds) != context.batch_size:
@@ -71,6 +76,11 @@ class Agent(ABC):
     @abstractmethod
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         """Integer actions (B, 4) for observations (B, obs_dim)."""
+
+    def set_terminals(self, terminals: np.ndarray) -> None:
+        """For ``needs_terminal`` agents: the terminal index (B,) issuing each row's current task,
+        given before every ``act`` (``CloudEdgeLLMVectorEnv.current_terminals``)."""
+        self.terminals = np.asarray(terminals, dtype=np.int64)
 
     def observe(self, transition: Transition) -> None:
         """Learn from a step; rules ignore it."""

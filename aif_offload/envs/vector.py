@@ -95,3 +95,8 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
 
     def oracle_outcomes(self):
         return self.core.oracle_outcomes()
+
+    def current_terminals(self) -> np.ndarray:
+        """(B,) index of the terminal issuing each environment's current task (the one the last
+        observation describes), for agents that act per terminal (``Agent.needs_terminal``)."""
+        return self.core.sim.current_terminal()

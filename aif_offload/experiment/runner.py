@@ -66,6 +66,8 @@ def _play_episode(
     steps = 0
     while True:
         truth = env.oracle_outcomes() if agent.needs_truth else None
+        if agent.needs_terminal:  # per-device agents: who issues the task (a device knows itself)
+            agent.set_terminals(env.current_terminals())
         action = agent.act(observation, truth)
         next_observation, reward, terminated, truncated, info = env.step(action)
         steps += 1

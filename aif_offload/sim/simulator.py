@@ -162,6 +162,10 @@ class BatchedSimulator:
             raise RuntimeError("call reset(seeds) before using the simulator")
         return np.minimum(self.task_index, self.num_tasks - 1)
 
+    def current_terminal(self) -> np.ndarray:
+        """(B,) index of the terminal that issues each environment's current task."""
+        return self.terminal[self._env, self._current()]
+
     def now_s(self) -> np.ndarray:
         """(B,) issue time of the current task."""
         return self.arrival_s[self._row()]
