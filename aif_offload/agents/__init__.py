@@ -41,6 +41,10 @@ LAZY_AGENTS: dict[str, tuple[str, str]] = {
         "aif_offload.agents.tianshou_agents:DiscreteSACAgent",
         "Discrete SAC (Tianshou) on the flattened Discrete(240) action, twin critics, automatic entropy.",
     ),
+    "gp-nfsp": (
+        "aif_offload.agents.gp_nfsp:GpNfspAgent",
+        "GP-NFSP: one independent NFSP learner per terminal on local information only (GRU-PPO best response, supervised average policy).",
+    ),
     "aif-pyro": (
         "aif_offload.agents.aif_pyro:AifPyroAgent",
         "Active inference: Pyro latent-load model, Kalman belief per step, SVI refit per episode, CEM planner on expected free energy.",
