@@ -57,6 +57,9 @@ class SB3Agent(Agent):
     algorithm: ClassVar[Callable[[], type]]  # returns the SB3 algorithm class (imported lazily)
     learning_rate: ClassVar[float]  # the value chosen by the tuning sweep (docs/baselines.md)
     hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate"}
+    # Evaluate by sampling the learned policy (policy-gradient methods learn a stochastic policy,
+    # and here its mode is a different, much worse policy: docs/baselines.md) or by its mode.
+    stochastic_evaluation: ClassVar[bool] = False
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         """Keyword arguments that differ from the library's defaults (see docs/baselines.md)."""
@@ -117,6 +120,10 @@ class SB3Agent(Agent):
             per_row.append(curve[:episodes])
         return stack_rows(per_row, episodes)
 
+    def freeze(self) -> None:
+        # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
+        torch.manual_seed(self.seeds[0])
+
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
         actions = []
@@ -127,7 +134,8 @@ class SB3Agent(Agent):
                 kwargs["action_masks"] = observation_mask(
                     self.context, obs, flat=self.flatten_actions
                 )
-            action, _ = model.predict(obs, deterministic=True, **kwargs)
+            deterministic = not self.stochastic_evaluation
+            action, _ = model.predict(obs, deterministic=deterministic, **kwargs)
             action = np.asarray(action).reshape(-1)
             if self.flatten_actions:
                 action = np.array(np.unravel_index(int(action[0]), nvec))
@@ -171,6 +179,7 @@ class PPOAgent(SB3Agent):
     summary = "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward."
     algorithm = staticmethod(_ppo)
     learning_rate = 3e-4  # SB3's default
+    stochastic_evaluation = True
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         return {"n_steps": episode_steps, "batch_size": episode_steps}  # one rollout per episode

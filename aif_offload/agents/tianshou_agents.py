@@ -78,6 +78,8 @@ class TianshouAgent(Agent):
     prioritized: ClassVar[bool] = False
     learning_rate: ClassVar[float]  # the value chosen by the tuning sweep (docs/baselines.md)
     hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate"}
+    # Evaluate by sampling the learned policy (SAC's maximum-entropy policy) or by its mode.
+    stochastic_evaluation: ClassVar[bool] = False
     settings: ClassVar[dict[str, Any]] = {
         "batch_size": 64,
         "updates_per_step": 0.25,
@@ -141,6 +143,10 @@ class TianshouAgent(Agent):
             self.algorithms.append(algorithm)
             per_row.append(curve[:episodes])
         return stack_rows(per_row, episodes)
+
+    def freeze(self) -> None:
+        # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
+        torch.manual_seed(self.seeds[0])
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
@@ -210,13 +216,18 @@ class DiscreteSACAgent(TianshouAgent):
     name = "sac"
     summary = "Discrete SAC (Tianshou) on the flattened Discrete(240) action, twin critics, automatic entropy."
     learning_rate = 3e-4
+    stochastic_evaluation = True
 
     def build(self, obs_size: int, actions: int):
         def mlp() -> Net:
             return Net(state_shape=obs_size, hidden_sizes=[128, 128])
 
         actor = DiscreteActor(preprocess_net=mlp(), action_shape=actions, softmax_output=False)
-        policy = DiscreteSACPolicy(actor=actor, action_space=gym.spaces.Discrete(actions))
+        policy = DiscreteSACPolicy(
+            actor=actor,
+            action_space=gym.spaces.Discrete(actions),
+            deterministic_eval=not self.stochastic_evaluation,
+        )
         optim = AdamOptimizerFactory(lr=self.learning_rate)
         return DiscreteSAC(
             policy=policy,

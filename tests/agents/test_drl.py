@@ -116,3 +116,16 @@ def test_a_variant_trains_with_its_own_learning_rate(name, rate):
 def test_a_bad_variant_is_refused_with_the_allowed_keys(name, fragment):
     with pytest.raises(ValueError, match=fragment):
         agent_class(name)
+
+
+@pytest.mark.parametrize(("name", "sampled"), [("ppo", True), ("dqn", False)])
+def test_evaluation_samples_policy_gradient_policies_and_is_greedy_for_q_learning(name, sampled):
+    scenario = _small()
+    env = CloudEdgeLLMEnv(scenario)
+    context = EnvContext(scenario, env.core.sim.action_nvec, env.core.layout, 1)
+    agent = agent_class(name)(context, seeds=[0])
+    agent.train([(0, scenario, 0)], 1)
+    agent.freeze()
+    obs, _ = env.reset(seed=1)
+    actions = {tuple(agent.act(obs[None])[0]) for _ in range(30)}
+    assert (len(actions) > 1) == sampled
