@@ -326,7 +326,8 @@ class GpNfspAgent(Agent):
         self._pending: dict[str, np.ndarray] | None = None
 
     def freeze(self) -> None:
-        """Evaluate with the average policy (NFSP's Nash approximation), greedily; stop learning."""
+        """Evaluate with the average policy (NFSP's Nash approximation), sampled: it is a mixed
+        strategy, and its mode is a different policy (see docs/architecture.md); stop learning."""
         self.frozen = True
         self.best_response[:] = False
 
@@ -367,8 +368,9 @@ class GpNfspAgent(Agent):
         agents = np.arange(b) * self.num_terminals + terminals
         x = self.features(observation, agents)
         avg_lp = head_log_probs(average_logits(self._gather(self.avg_np, agents), x), self.nvec)
+        u = np.stack([rng.random(len(self.nvec)) for rng in self.rngs])
         if self.frozen:
-            action = np.stack([lp.argmax(-1) for lp in avg_lp], axis=1)
+            action = _sample(avg_lp, u, self.nvec)
             self._pending = {"agents": agents, "features": x, "action": action}
             return action
         logits, value, self.hidden[agents] = best_response_step(
@@ -376,12 +378,10 @@ class GpNfspAgent(Agent):
         )
         br_lp = head_log_probs(logits, self.nvec)
         use_br = self.best_response[np.arange(b), terminals]
-        # Inverse-CDF sampling with each row's own generator (same seed, same actions).
-        u = np.stack([rng.random(len(self.nvec)) for rng in self.rngs])
-        action = np.zeros((b, len(self.nvec)), dtype=np.int64)
-        for d, n in enumerate(self.nvec):
-            cdf = np.cumsum(np.exp(np.where(use_br[:, None], br_lp[d], avg_lp[d])), axis=1)
-            action[:, d] = np.minimum((u[:, d : d + 1] > cdf).sum(axis=1), n - 1)
+        acting_lp = [
+            np.where(use_br[:, None], br, avg) for br, avg in zip(br_lp, avg_lp, strict=True)
+        ]
+        action = _sample(acting_lp, u, self.nvec)
         rows = np.arange(b)
         logp_br = sum(lp[rows, action[:, d]] for d, lp in enumerate(br_lp))
         logp_avg = sum(lp[rows, action[:, d]] for d, lp in enumerate(avg_lp))
@@ -533,3 +533,13 @@ class GpNfspAgent(Agent):
         """Per-terminal cross-entropy (A,) of the average policy on x (A, K, D), actions (A, K, 4)."""
         log_probs = head_log_probs(average_logits(self.avg, x), self.nvec)
         return -action_log_prob(log_probs, target).mean(1)
+
+
+def _sample(log_probs: list[np.ndarray], u: np.ndarray, nvec: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of every head (B, heads) from uniforms ``u`` drawn by each row's own
+    generator, so the same seed gives the same actions whatever shares the batch."""
+    action = np.zeros((u.shape[0], len(nvec)), dtype=np.int64)
+    for d, n in enumerate(nvec):
+        cdf = np.cumsum(np.exp(log_probs[d]), axis=1)
+        action[:, d] = np.minimum((u[:, d : d + 1] > cdf).sum(axis=1), n - 1)
+    return action
