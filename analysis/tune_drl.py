@@ -28,16 +28,16 @@ from aif_offload.experiment.executors import run_experiment
 from aif_offload.experiment.spec import ExperimentSpec
 from aif_offload.scenarios import load_scenario
 
-FAMILIES = ("ppo", "maskable-ppo", "dqn", "rainbow-dqn", "sac")
+FAMILIES = ("ppo", "maskable-ppo", "dqn", "rainbow-dqn", "sac", "gp-nfsp")
 LR_FACTORS = (1 / 3, 1.0, 3.0)
 TUNING_SEEDS = (900, 901)  # disjoint from the experiments' seeds 0.. and their evaluation seeds
 
 
 def default_learning_rate(family: str) -> float:
     """The library default each family starts from (recorded in docs/baselines.md)."""
-    return {"ppo": 3e-4, "maskable-ppo": 3e-4, "dqn": 1e-4, "rainbow-dqn": 1e-4, "sac": 3e-4}.get(
-        family, agent_class(family).learning_rate
-    )
+    defaults = {"ppo": 3e-4, "maskable-ppo": 3e-4, "dqn": 1e-4, "rainbow-dqn": 1e-4, "sac": 3e-4}
+    defaults["gp-nfsp"] = 3e-4  # its PPO best response starts from SB3's PPO default
+    return defaults.get(family, agent_class(family).learning_rate)
 
 
 def variants(families: tuple[str, ...]) -> dict[str, list[str]]:
