@@ -15,33 +15,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
-from aif_offload.diagnostics.calibration import brier_score, entropy, log_score
+from aif_offload.diagnostics.beliefs import load_level_summary
 
 
 def scores(path: Path) -> dict[str, float] | None:
-    try:
-        q = xr.open_dataset(path, group="posterior", engine="h5netcdf")["q_load"].load()
-        truth = xr.open_dataset(path, group="constant_data", engine="h5netcdf")[
-            "true_load_level"
-        ].load()
-    except (OSError, KeyError):
-        return None
-    p = q.transpose(..., "level").values
-    level = truth.values
-    known = np.isfinite(level)
-    p, level = p[known], level[known].astype(int)
-    levels = p.shape[-1]
-    base_rate = np.bincount(level, minlength=levels) / level.size
-    return {
-        "brier": float(brier_score(p, level).mean()),
-        "brier_uniform": float(brier_score(np.full(levels, 1 / levels), level).mean()),
-        "brier_base_rate": float(brier_score(base_rate, level).mean()),
-        "log_score": float(log_score(p, level).mean()),
-        "entropy": float(entropy(p).mean()),
-        "steps": float(level.size),
-    }
+    """File-level Brier, log score and entropy of the load beliefs (None without q_load)."""
+    return load_level_summary(path)
 
 
 def main(argv: list[str] | None = None) -> None:

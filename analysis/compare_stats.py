@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from aif_offload.diagnostics import comparison
 from aif_offload.diagnostics.statistics import (
     bootstrap_ci,
     episodes_to_fraction_of_final,
@@ -24,9 +25,8 @@ from aif_offload.diagnostics.statistics import (
 
 
 def per_seed(data: xr.Dataset, metric: str, agent: str) -> np.ndarray:
-    if f"eval_{metric}" in data:
-        return data[f"eval_{metric}"].sel(agent=agent).mean("eval_episode").values.ravel()
-    return data[metric].sel(agent=agent).mean("episode").values.ravel()
+    """One value per seed: the mean over evaluation episodes if any, else training episodes."""
+    return comparison.per_seed(data, metric).sel(agent=agent).values.ravel()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,12 +108,13 @@ def probability_of_improvement_ci(
     if x.size < 2 or y.size < 2:
         return Estimate(point, point, point)
     rng = np.random.default_rng(seed)
-    draws = np.array(
-        [
-            probability_of_improvement(rng.choice(x, x.size), rng.choice(y, y.size))
-            for _ in range(resamples)
-        ]
-    )
+    index_x = np.empty((resamples, x.size), dtype=np.int64)
+    index_y = np.empty((resamples, y.size), dtype=np.int64)
+    for r in range(resamples):  # the draws of rng.choice(x), rng.choice(y), in the same order
+        index_x[r] = rng.integers(0, x.size, x.size)
+        index_y[r] = rng.integers(0, y.size, y.size)
+    xs, ys = x[index_x][:, :, None], y[index_y][:, None, :]
+    draws = (xs > ys).mean(axis=(1, 2)) + 0.5 * (xs == ys).mean(axis=(1, 2))
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(draws, [tail, 1.0 - tail])
     return Estimate(point, float(low), float(high))
