@@ -1,0 +1,41 @@
+"""Paper-vs-ours verdicts: a number within tolerance holds, one outside does not, short runs say so."""
+
+from __future__ import annotations
+
+from aif_offload.diagnostics.statistics import Estimate
+from aif_offload.report.paper import PAPER_NUMBERS, PaperNumber, _compare_number, paper_vs_ours
+from aif_offload.report.sources import load_experiment
+
+from .synthetic import make_experiment
+
+
+def test_the_papers_fig3_numbers_are_recorded_with_their_source():
+    numbers = {(n.metric, n.method): n.value for n in PAPER_NUMBERS}
+    assert numbers[("completion_rate", "proposed")] == 0.99
+    assert numbers[("completion_rate", "PPO")] == 0.90
+    assert numbers[("completion_rate", "Rainbow DQN")] == 0.85
+    assert numbers[("completion_rate", "SAC")] == 0.80
+    assert numbers[("mean_latency_s", "SAC")] == 10.0
+    assert numbers[("mean_accuracy", "proposed")] == 0.175
+    assert all(n.figure.startswith("Fig. 3") for n in PAPER_NUMBERS)
+
+
+def test_verdicts(tmp_path):
+    exp = load_experiment(
+        make_experiment(tmp_path / "t", "training", agents=("aif-pyro", "greedy"), episodes=2)
+    )
+    number = PaperNumber("Fig. 3", "completion_rate", "proposed", 0.99, 0.05)
+    holds = _compare_number(number, Estimate(0.97, 0.96, 0.98), exp, "aif-pyro")
+    assert holds.startswith("Consistent") and "not a converged level" in holds
+    lower = _compare_number(number, Estimate(0.80, 0.78, 0.82), exp, "aif-pyro")
+    assert lower.startswith("Does not hold: lower")
+    rule = _compare_number(number, Estimate(0.80, 0.78, 0.82), exp, "greedy")
+    assert "converged" not in rule  # rules do not learn
+
+
+def test_every_claim_gets_a_row_even_without_data(tmp_path):
+    exp = load_experiment(make_experiment(tmp_path / "c", agents=("greedy",), episodes=1))
+    rows = paper_vs_ours([exp])
+    assert len(rows) >= len(PAPER_NUMBERS) + 8
+    assert all(row[-1] for row in rows)  # every row has a verdict sentence
+    assert sum("Cannot be checked" in row[-1] for row in rows) >= len(PAPER_NUMBERS)
