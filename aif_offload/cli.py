@@ -72,6 +72,10 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--address", help="Address of an existing Ray cluster (with --executor ray)."),
 ]
+ReportOpt = Annotated[
+    bool,
+    typer.Option("--report/--no-report", help="Build DIR/report.html from the results at the end."),
+]
 
 
 class UsageFailure(Exception):
@@ -119,8 +123,31 @@ def summary_table(data: xr.Dataset, title: str) -> Table:
     return table
 
 
+def _build_report(directory: Path) -> None:
+    """Build DIR/report.html; a failure is one line on stderr and exit 1 (the results stay)."""
+    try:
+        from aif_offload.report import build_report  # matplotlib: only when a report is wanted
+
+        path = build_report(directory)
+    except Exception as err:  # the results are saved; the report must not hide that
+        reason = " ".join(str(err).split()) or type(err).__name__
+        print(
+            f"aif-offload: error: report: could not build {directory / 'report.html'} "
+            f"({reason}); the results are saved, retry with `aif-offload report {directory}`",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1) from None
+    console.print(f"wrote {path}", soft_wrap=True)
+
+
 def _execute(
-    spec: ExperimentSpec, out: Path, executor: str, workers: int | None, address: str | None
+    spec: ExperimentSpec,
+    out: Path,
+    executor: str,
+    workers: int | None,
+    address: str | None,
+    *,
+    report: bool = True,
 ) -> None:
     check_writable(out)
     command = shlex.join(["aif-offload", *sys.argv[1:]])
@@ -143,6 +170,8 @@ def _execute(
         )
         Console(width=220).print(summary_table(data.load(), title))
     console.print(f"wrote {path}")
+    if report:
+        _build_report(out)
 
 
 @app.command()
@@ -228,6 +257,7 @@ def compare(
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = None,
     address: AddressOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds.
 
@@ -245,7 +275,7 @@ def compare(
         size["episodes"] if episodes is None else episodes,
         size["eval_episodes"] if eval_episodes is None else eval_episodes,
     )
-    _execute(spec, out, executor, workers, address)
+    _execute(spec, out, executor, workers, address, report=report)
 
 
 @app.command()
@@ -266,6 +296,7 @@ def experiment(
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = None,
     address: AddressOpt = None,
+    report: ReportOpt = True,
 ) -> None:
     """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation."""
     names = _parse_agents(agents if agents is not None else ",".join(agent_names()))
@@ -277,7 +308,24 @@ def experiment(
         episodes=episodes,
         eval_episodes=eval_episodes,
     )
-    _execute(spec, out or Path("aif-offload-results") / name, executor, workers, address)
+    directory = out or Path("aif-offload-results") / name
+    _execute(spec, directory, executor, workers, address, report=report)
+
+
+@app.command()
+def report(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="An experiment directory (with results.nc) or a parent of several, e.g. "
+            "aif-offload-results."
+        ),
+    ],
+) -> None:
+    """Write DIR/report.html: tables, figures, beliefs, posterior checks, paper vs ours."""
+    from aif_offload.report import build_report  # matplotlib: only when a report is wanted
+
+    console.print(f"wrote {build_report(directory)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
