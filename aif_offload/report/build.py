@@ -109,12 +109,15 @@ def build_report(directory: Path) -> Path:
     """Write ``DIR/report.html`` (and ``DIR/report_files/``) from the saved results of DIR.
 
     DIR is one experiment directory (with results.nc) or a parent of experiment directories.
-    Raises ValueError with a one-line message if DIR is missing or holds no readable results;
-    nothing is written then.
+    Raises ValueError with a one-line message if DIR is missing, holds no readable results or
+    cannot be written; nothing is written then.
     """
     directory = Path(directory)
     experiments, notes = find_experiments(directory)
-    built = Path(tempfile.mkdtemp(prefix=".report.", suffix=".tmp", dir=directory))
+    try:
+        built = Path(tempfile.mkdtemp(prefix=".report.", suffix=".tmp", dir=directory))
+    except OSError as err:
+        raise ValueError(f"report: cannot write in '{directory}': {err.strerror or err}") from None
     try:
         sink = FigureSink(built / FIGURES_DIR)
         sections = build_sections(experiments, notes, sink)
@@ -122,6 +125,8 @@ def build_report(directory: Path) -> Path:
         page = render(title, _intro(directory, experiments, notes), sections, FIGURES_DIR)
         (built / REPORT_FILE).write_text(page, encoding="utf-8")
         _swap_into_place(built, directory)
+    except OSError as err:  # e.g. a full disk: one line, and the previous report stays
+        raise ValueError(f"report: cannot write in '{directory}': {err.strerror or err}") from None
     finally:
         shutil.rmtree(built, ignore_errors=True)
     return directory / REPORT_FILE

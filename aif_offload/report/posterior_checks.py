@@ -172,7 +172,8 @@ def predictive_checks(
             f"{agent}, {source}: posterior predictive check (az.plot_ppc): density of the observed "
             "values (black) against replications under posterior draws of the model's global "
             f"parameters ({'the NUTS posterior' if kind == 'NUTS' else 'the last SVI refit'}; "
-            "blue, dashed orange their mean), pooled over steps and seeds. "
+            "blue, dashed orange their mean), pooled over steps and seeds"
+            f"{' and every swept value' if exp.sweep else ''}. "
             f"{n_seeds(len(files))}.",
             f"{agent} posterior predictive check",
         ),

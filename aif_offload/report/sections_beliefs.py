@@ -12,7 +12,7 @@ from aif_offload.diagnostics import beliefs as bd
 from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.report import figures_beliefs as fb
 from aif_offload.report import posterior_checks as pc
-from aif_offload.report.document import Section, Table, fmt, fmt_estimate, n_seeds
+from aif_offload.report.document import Section, Table, fmt_estimate, n_seeds
 from aif_offload.report.families import is_aif
 from aif_offload.report.sources import Experiment
 from aif_offload.report.style import FigureSink
@@ -41,7 +41,7 @@ def _score_table(stacked: xr.Dataset, keys: dict[str, str], caption: str) -> Tab
     for server in [None, *[str(s) for s in stacked.server.values]]:
         cells = [fmt_estimate(bootstrap_ci(_file_means(stacked, k, server))) for k in keys]
         steps = stacked["steps"] if server is None else stacked["steps"].sel(server=server)
-        rows.append(("all servers" if server is None else server, *cells, fmt(float(steps.sum()))))
+        rows.append(("all servers" if server is None else server, *cells, str(int(steps.sum()))))
     return Table(caption, ("load of", *keys.values(), "steps scored"), tuple(rows))
 
 
@@ -50,7 +50,7 @@ def _group_by_value(exp: Experiment, files: list[Path]) -> dict[float | None, li
     groups: dict[float | None, list[bd.BeliefFile]] = {}
     for path in files:
         groups.setdefault(exp.sweep_value_of(path), []).append(bd.BeliefFile(path))
-    return groups
+    return dict(sorted(groups.items(), key=lambda kv: -np.inf if kv[0] is None else kv[0]))
 
 
 DISCRETE_KEYS = {

@@ -72,3 +72,18 @@ def test_compare_ends_with_a_report_and_a_failed_report_keeps_the_results(
     assert "report.html" in err[-1] and "disk full second line" in err[-1]
     assert (tmp_path / "broken" / "results.nc").is_file()
     assert not (tmp_path / "broken" / "report.html").exists()
+
+
+def test_an_unwritable_directory_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    from aif_offload.report import build
+
+    from .synthetic import make_experiment
+
+    directory = make_experiment(tmp_path / "cmp", agents=("greedy",), episodes=1)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(build.tempfile, "mkdtemp", denied)
+    _one_line_error(capsys, ["report", str(directory)], "cannot write")
+    assert not (directory / "report.html").exists()
