@@ -36,7 +36,7 @@ console = Console(stderr=True)
 RULES_AND_ORACLE = "random,round-robin,cloud-only,edge-only,greedy,oracle"
 # The main job: the paper's comparison on the embedded scenario, sized for ~10 min on 2 cores.
 DEFAULT_COMPARISON = "aif-pymdp,aif-pyro,aif-ensemble,rainbow-dqn,ppo,sac,greedy,random,oracle"
-DEFAULT_SIZE = {"seeds": 8, "episodes": 20, "eval_episodes": 3}
+DEFAULT_SIZE = {"seeds": 8, "episodes": 15, "eval_episodes": 3}
 QUICK_SIZE = {"seeds": 3, "episodes": 3, "eval_episodes": 2}  # a smoke run, ~2 min
 
 ScenarioOpt = Annotated[
