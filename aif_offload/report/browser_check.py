@@ -7,7 +7,9 @@ Two looks at the page:
 2. the page as Chromium renders it: ``chromium --headless --dump-dom`` prints the DOM after the
    load event, when the report's inline script has marked ``<body>`` with the number of images and
    of images that failed to load (``data-images-total``, ``data-images-failed``). Then a
-   screenshot of the whole page (``--screenshot``, 1400 px wide).
+   screenshot of the whole page (``--screenshot``, 1400 px wide); a page taller than 30 000 px is
+   shot in consecutive parts (``NAME.png``, ``NAME-2.png``, ...; the report's script shifts the
+   page up for ``#shot=Y``).
 
 Run ``python -m aif_offload.report.browser_check DIR/report.html [--screenshot out.png]``; exit
 code 0 when the report passes, 1 with one line per problem otherwise, 2 without Chromium.
@@ -85,6 +87,7 @@ class CheckResult:
     images_total: int = 0
     images_failed: int = 0
     screenshot: Path | None = None
+    screenshots: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -124,6 +127,27 @@ def _chromium(browser: str, profile: str, *args: str) -> subprocess.CompletedPro
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
+def _shot_plan(height: int) -> list[tuple[int, int]]:
+    """(offset, window height) of each screenshot so that the parts cover the page."""
+    return [(top, min(MAX_HEIGHT, height - top)) for top in range(0, height, MAX_HEIGHT)]
+
+
+def _screenshots(browser, profile, url, screenshot: Path, attrs, result: CheckResult) -> None:
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    height = int(attrs.get("data-page-height", "2000") or 2000) + 40
+    for k, (top, window) in enumerate(_shot_plan(height)):
+        target = screenshot if k == 0 else screenshot.with_name(f"{screenshot.stem}-{k + 1}.png")
+        where = url if top == 0 else f"{url}#shot={top}"
+        shot = _chromium(
+            browser, profile, f"--screenshot={target}", f"--window-size={WIDTH},{window}", where
+        )
+        if shot.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
+            result.problems.append(f"no screenshot written to {target} (exit {shot.returncode})")
+            return
+        result.screenshots.append(target)
+    result.screenshot = result.screenshots[0]
+
+
 def check_report(
     report: Path, *, screenshot: Path | None = None, browser: str | None = None
 ) -> CheckResult:
@@ -157,20 +181,7 @@ def check_report(
                 f"Chromium saw {result.images_total} images, the HTML has {len(page.images)}"
             )
         if screenshot is not None:
-            screenshot = Path(screenshot).resolve()
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            height = min(int(attrs.get("data-page-height", "2000") or 2000) + 40, MAX_HEIGHT)
-            shot = _chromium(
-                browser,
-                profile,
-                f"--screenshot={screenshot}",
-                f"--window-size={WIDTH},{height}",
-                url,
-            )
-            if shot.returncode != 0 or not screenshot.is_file() or screenshot.stat().st_size == 0:
-                result.problems.append(f"no screenshot written (exit {shot.returncode})")
-            else:
-                result.screenshot = screenshot
+            _screenshots(browser, profile, url, Path(screenshot).resolve(), attrs, result)
     return result
 
 
@@ -190,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     for problem in result.problems:
         print(f"check_report: {problem}", file=sys.stderr)
     status = "ok" if result.ok else "FAILED"
+    shots = ", ".join(str(p) for p in result.screenshots) or "none"
     print(
         f"{status}: {result.images_total - result.images_failed} of {result.images_total} "
-        f"figures loaded in headless Chromium; screenshot: {result.screenshot or 'none'}"
+        f"figures loaded in headless Chromium; screenshot: {shots}"
     )
     return 0 if result.ok else 1
 

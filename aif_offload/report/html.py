@@ -2,8 +2,10 @@
 
 No template engine: the page is small and every piece of text passes through ``html.escape``.
 A short inline script marks ``<body>`` once the page has loaded with the number of images and of
-images that failed to load (``data-images-total``, ``data-images-failed``), so a headless browser
-can check the page with ``--dump-dom`` (see ``aif_offload.report.browser_check``).
+images that failed to load (``data-images-total``, ``data-images-failed``) and the page height, so
+a headless browser can check the page with ``--dump-dom``; with ``#shot=Y`` in the URL it shows the
+page from Y px down, for screenshots of a tall page in parts (see
+``aif_offload.report.browser_check``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import re
 from aif_offload.report.document import Details, Figure, Paragraph, Section, Subheading, Table
 
 CSS = """
+html { background: #fff; }
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1300px; padding: 0 1.5em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
 h3 { font-size: 1.05em; margin-top: 1.6em; color: #333; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .85em; }
 th, td { border: 1px solid #ddd; padding: .25em .55em; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; text-align: left; } td:first-child, th:first-child { text-align: left; }
+th { background: #f3f3f3; text-align: left; } td.long { overflow-wrap: anywhere; } td:first-child, th:first-child { text-align: left; }
 td.text { text-align: left; max-width: 34em; }
 caption { caption-side: top; text-align: left; font-size: .95em; padding: .3em 0; color: #444; }
 figure { margin: 1em 0 1.6em; } figure img { max-width: 100%; border: 1px solid #eee; }
@@ -32,8 +35,11 @@ nav ul { columns: 2; list-style: none; padding-left: 0; } .note { color: #8a4b00
 """
 
 # Marks the body once every image has had its chance to load: how many there are, how many failed.
-CHECK_SCRIPT = """
+CHECK_SCRIPT = r"""
 window.addEventListener("load", function () {
+  // "#shot=Y": show the page from Y px down (screenshots of a tall page in parts).
+  var shot = /shot=(\d+)/.exec(location.hash);
+  if (shot) { document.body.style.marginTop = "-" + shot[1] + "px"; }
   var images = Array.prototype.slice.call(document.images);
   var failed = images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
   document.body.setAttribute("data-images-total", String(images.length));
@@ -60,7 +66,10 @@ def _table(table: Table) -> str:
         cells = []
         for cell in row:
             wide = len(cell) > 40 or any(c.isalpha() for c in cell.split("[")[0][:1])
-            css = ' class="text"' if wide else ""
+            classes = ["text"] if wide else []
+            if any(len(token) > 24 for token in cell.split()):  # hashes, paths: may break
+                classes.append("long")
+            css = f' class="{" ".join(classes)}"' if classes else ""
             cells.append(f"<td{css}>{_text(cell)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     rendered = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -37,3 +37,11 @@ def test_a_missing_figure_is_reported(compare_dir, tmp_path):
 def test_check_without_a_report_is_exit_2(tmp_path, capsys):
     assert main([str(tmp_path / "none.html")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_tall_page_is_shot_in_consecutive_parts():
+    from aif_offload.report.browser_check import MAX_HEIGHT, _shot_plan
+
+    assert _shot_plan(MAX_HEIGHT - 100) == [(0, MAX_HEIGHT - 100)]
+    plan = _shot_plan(2 * MAX_HEIGHT + 500)
+    assert plan == [(0, MAX_HEIGHT), (MAX_HEIGHT, MAX_HEIGHT), (2 * MAX_HEIGHT, 500)]
