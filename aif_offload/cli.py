@@ -19,6 +19,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from aif_offload.agents import agent_class, agent_names, agent_summary
+from aif_offload.diagnostics.comparison import per_seed, sweep_dim
 from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.experiment.executors import run_experiment
 from aif_offload.experiment.results import check_writable
@@ -99,16 +100,9 @@ def _seeds(first: int, count: int) -> tuple[int, ...]:
     return tuple(range(first, first + count))
 
 
-def _per_seed(data: xr.Dataset, metric: str) -> xr.DataArray:
-    """A metric averaged over episodes: evaluation episodes if there are any, else training."""
-    if f"eval_{metric}" in data:
-        return data[f"eval_{metric}"].mean("eval_episode", skipna=True)
-    return data[metric].mean("episode", skipna=True)
-
-
 def summary_table(data: xr.Dataset, title: str) -> Table:
     """Mean and 95 % bootstrap interval over seeds of the headline metrics, from a results file."""
-    sweep = next((d for d in ("t_max_s", "load_percent") if d in data.dims), None)
+    sweep = sweep_dim(data)
     table = Table(title=title)
     columns = ("agent", *([sweep] if sweep else []), "completion", "latency (s)", "pass@100")
     for column in (*columns, "utility", "sum reward"):
@@ -118,7 +112,7 @@ def summary_table(data: xr.Dataset, title: str) -> Table:
     for agent in data.agent.values:
         for value in values:
             where = {"agent": agent} | ({sweep: value} if sweep else {})
-            cells = [str(bootstrap_ci(_per_seed(data, k).sel(where).values)) for k in keys]
+            cells = [str(bootstrap_ci(per_seed(data, k).sel(where).values)) for k in keys]
             table.add_row(str(agent), *([f"{value:g}"] if sweep else []), *cells)
     return table
 
