@@ -67,7 +67,6 @@ plt.rcParams.update(
         "axes.spines.right": False,
         "legend.fontsize": 8,
         "legend.frameon": False,
-        "svg.hashsalt": "aif-offload",
     }
 )
 
