@@ -129,10 +129,23 @@ def run_experiment(
     return store.assemble(attrs)
 
 
+def _one_thread_each() -> None:
+    """Pool workers run the numeric libraries single-threaded: the pool already fills the cores,
+    and torch's and XLA's own thread pools on top of it oversubscribe them (on 2 cores, several
+    times slower). Set before a unit first imports torch or JAX; a user's own settings win. Ray
+    does the same for its workers (OMP_NUM_THREADS=1)."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+
+
 def _run_pool(spec, store, pending, workers, tick, finished) -> None:
     # spawn, not fork: JAX and torch are not fork-safe once initialised.
     context = get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_each)
+    with context.Manager() as manager, pool:
         ticks = manager.Queue()
         futures = {
             pool.submit(_pool_unit, spec.to_json(), unit, str(store.directory), ticks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -154,3 +156,15 @@ def test_runs_from_another_code_version_are_flagged(tmp_path):
 def _attrs(path) -> dict:
     with xr.open_dataset(path, engine="h5netcdf") as data:
         return dict(data.attrs)
+
+
+def test_pool_workers_run_numeric_libraries_single_threaded_unless_told_otherwise(monkeypatch):
+    from aif_offload.experiment.executors import _one_thread_each
+
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # the user's own setting wins
+    _one_thread_each()
+    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert os.environ["MKL_NUM_THREADS"] == "4"
+    assert "intra_op_parallelism_threads=1" in os.environ["XLA_FLAGS"]
