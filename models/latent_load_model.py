@@ -22,10 +22,16 @@ nominal speed), ``q ~ HalfNormal``, ``r ~ HalfNormal`` (scale from the scenario'
 ``s ~ HalfNormal``. The model has named plates ``episodes`` (dim -3), ``steps`` (-2) and ``servers``
 (-1), asserts the shape of every sample, and runs unchanged under ``Predictive``, ``SVI`` and
 ``NUTS`` (no fitting lives here: see ``aif_offload.inference``).
+
+``marginal_load_model`` is the same model with the latent loads integrated out (exactly: they are
+linear-Gaussian); it has only the global parameters to sample, which makes offline NUTS fast
+(``aif_offload.diagnostics.posterior``). ``LoadModelPrior.compute_noise_floor`` (default 0, off)
+adds a known resolution to ``s`` in quadrature.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyro
@@ -44,6 +50,9 @@ class LoadModelPrior:
     compute_noise_scale: float = 0.2  # HalfNormal scale of s
     initial_scale: float = 0.01  # sd of the load at the first dispatch (servers start idle)
     report_delay: int = 2  # d (scenario: report_delay_steps)
+    # sd added in quadrature to s (0: none); a resolution of the compute-time observations that
+    # keeps the posterior proper when they carry no noise at all (see docs/models.md)
+    compute_noise_floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,9 @@ def _masked(distribution: dist.Distribution, mask: torch.Tensor | None) -> dist.
     return distribution if mask is None else distribution.mask(mask)
 
 
-def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) -> torch.Tensor:
-    """Sample (or condition) the whole model; returns the latent loads x (E, T, S)."""
-    num_episodes, num_steps, num_servers = data.shape
+def _globals(data: LoadData, prior: LoadModelPrior, servers: pyro.plate):
+    """Sample the global parameters (log speeds, q, r, s); the log speeds in ``servers``."""
+    num_servers = data.shape[2]
     dtype = data.control.dtype
     loc = (
         torch.zeros(num_servers, dtype=dtype)
@@ -82,11 +91,6 @@ def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) 
         else torch.as_tensor(prior.log_speed_loc, dtype=dtype)
     )
     scale = torch.as_tensor(prior.log_speed_scale, dtype=dtype).expand(num_servers)
-
-    servers = pyro.plate("servers", num_servers, dim=-1)
-    steps = pyro.plate("steps", num_steps, dim=-2)
-    episodes = pyro.plate("episodes", num_episodes, dim=-3)
-
     with servers:
         log_speed = pyro.sample("log_speed", dist.Normal(loc, scale))
     assert log_speed.shape[-1:] == (num_servers,)
@@ -100,6 +104,45 @@ def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) 
         "compute_noise", dist.HalfNormal(torch.tensor(prior.compute_noise_scale, dtype=dtype))
     )
     assert q.shape == r.shape == s.shape == ()
+    return log_speed, q, r, s
+
+
+def _log_compute(data: LoadData, prior: LoadModelPrior, log_speed, s, episodes, steps):
+    """The compute-time observations: log Lc ~ N(log Lc_nominal + log_speed[server], s_eff)."""
+    if prior.compute_noise_floor > 0:
+        s = torch.sqrt(s**2 + prior.compute_noise_floor**2)
+    num_episodes, num_steps, _ = data.shape
+    mean = data.log_nominal_compute + log_speed[data.server]
+    compute_mask = None if data.compute_mask is None else data.compute_mask[..., None]
+    obs = None if data.log_compute is None else data.log_compute[..., None]
+    with episodes, steps:
+        z = pyro.sample(
+            "log_compute", _masked(dist.Normal(mean[..., None], s), compute_mask), obs=obs
+        )
+    assert z.shape == (num_episodes, num_steps, 1)
+    return z
+
+
+def _drift(data: LoadData) -> torch.Tensor:
+    """(E, T, S) known part of the load: the sum of the controls before each step."""
+    num_episodes, _, num_servers = data.shape
+    zero = torch.zeros(num_episodes, 1, num_servers, dtype=data.control.dtype)
+    return torch.cumsum(torch.cat([zero, data.control[:, :-1]], dim=1), dim=1)
+
+
+def _report_lag(num_steps: int, delay: int) -> torch.Tensor:
+    """Index of the load each report sees: ``max(t - d, 0)``."""
+    return torch.clamp(torch.arange(num_steps) - delay, min=0)
+
+
+def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) -> torch.Tensor:
+    """Sample (or condition) the whole model; returns the latent loads x (E, T, S)."""
+    num_episodes, num_steps, num_servers = data.shape
+    dtype = data.control.dtype
+    servers = pyro.plate("servers", num_servers, dim=-1)
+    steps = pyro.plate("steps", num_steps, dim=-2)
+    episodes = pyro.plate("episodes", num_episodes, dim=-3)
+    log_speed, q, r, s = _globals(data, prior, servers)
 
     with episodes, steps, servers:
         eps = pyro.sample("eps", dist.Normal(torch.zeros((), dtype=dtype), 1.0))
@@ -109,25 +152,84 @@ def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) 
     first = torch.zeros(num_steps, 1, dtype=dtype)
     first[0] = 1.0
     noise = eps * (first * prior.initial_scale + (1.0 - first) * q)
-    drift = torch.cat(
-        [torch.zeros(num_episodes, 1, num_servers, dtype=dtype), data.control[:, :-1]], dim=1
-    )
-    x = pyro.deterministic("load", torch.cumsum(drift + noise, dim=1))
+    x = pyro.deterministic("load", _drift(data) + torch.cumsum(noise, dim=1))
     assert x.shape == (num_episodes, num_steps, num_servers)
 
-    lag = torch.clamp(torch.arange(num_steps) - prior.report_delay, min=0)
-    seen = x[:, lag, :]
+    seen = x[:, _report_lag(num_steps, prior.report_delay), :]
     report_mask = data.report_mask
     with episodes, steps, servers:
         y = pyro.sample("report", _masked(dist.Normal(seen, r), report_mask), obs=data.report)
     assert y.shape == (num_episodes, num_steps, num_servers)
 
-    mean = data.log_nominal_compute + log_speed[data.server]
-    compute_mask = None if data.compute_mask is None else data.compute_mask[..., None]
-    obs = None if data.log_compute is None else data.log_compute[..., None]
-    with episodes, steps:
-        z = pyro.sample(
-            "log_compute", _masked(dist.Normal(mean[..., None], s), compute_mask), obs=obs
-        )
-    assert z.shape == (num_episodes, num_steps, 1)
+    _log_compute(data, prior, log_speed, s, episodes, steps)
     return x
+
+
+def marginal_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) -> None:
+    """The same model with the latent loads integrated out (exact: the load is linear-Gaussian).
+
+    Per episode and server the observed reports are jointly Gaussian with mean
+    ``drift[max(t - d, 0)]`` and covariance ``sigma_0^2 + q^2 min(lag_a, lag_b) + r^2 [a = b]``.
+    Their log likelihood enters as the factor ``report_marginal`` (it cannot be sampled: use
+    ``latent_load_model`` under ``Predictive`` to replicate reports). The min-kernel of the
+    observed lags is diagonalised once per data set (``_lag_spectrum``), so each evaluation costs
+    O(E S T) instead of a Cholesky factorisation: what makes NUTS on the 5 + 3 global parameters
+    fast. Same sites, plates and priors for the globals and ``log_compute`` as the full model.
+    """
+    num_episodes, num_steps, num_servers = data.shape
+    dtype = data.control.dtype
+    servers = pyro.plate("servers", num_servers, dim=-1)
+    steps = pyro.plate("steps", num_steps, dim=-2)
+    episodes = pyro.plate("episodes", num_episodes, dim=-3)
+    log_speed, q, r, s = _globals(data, prior, servers)
+
+    if data.report is not None:
+        keep = (
+            torch.ones(num_episodes, num_servers, num_steps, dtype=dtype)
+            if data.report_mask is None
+            else data.report_mask.transpose(1, 2).to(dtype)
+        )  # (E, S, T)
+        lag = _report_lag(num_steps, prior.report_delay)
+        residual = keep * (data.report - _drift(data)[:, lag, :]).transpose(1, 2)
+        eigenvalues, vectors = _lag_spectrum(keep, lag)
+        # Observed block: sigma_0^2 k k' + q^2 K + r^2 I, K = min-kernel; masked entries become
+        # independent N(0, r^2) at residual 0, whose log density is added back below.
+        d = q**2 * eigenvalues + r**2  # (E, S, T) eigenvalues of q^2 K + r^2 I
+        e = (vectors.transpose(-1, -2) @ residual[..., None])[..., 0]
+        w = (vectors.transpose(-1, -2) @ keep[..., None])[..., 0]
+        s0 = prior.initial_scale**2
+        denominator = 1.0 + s0 * (w**2 / d).sum(-1)
+        logdet = torch.log(d).sum(-1) + torch.log(denominator)
+        quad = (e**2 / d).sum(-1) - s0 * (w * e / d).sum(-1) ** 2 / denominator
+        observed = keep.sum(-1)
+        log_lik = -0.5 * (quad + logdet + num_steps * math.log(2.0 * math.pi)) + 0.5 * (
+            num_steps - observed
+        ) * (torch.log(r**2) + math.log(2.0 * math.pi))
+        assert log_lik.shape == (num_episodes, num_servers)
+        pyro.factor("report_marginal", log_lik.sum())
+
+    _log_compute(data, prior, log_speed, s, episodes, steps)
+
+
+_SPECTRA: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+
+def _lag_spectrum(keep: torch.Tensor, lag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigen-decomposition of the masked min-kernel ``keep_a keep_b min(lag_a, lag_b)``: (E, S, T)
+    eigenvalues and (E, S, T, T) eigenvectors. It depends on the data only, so the last few are
+    kept (NUTS evaluates the model thousands of times on the same data)."""
+    for cached_keep, cached_lag, eigenvalues, vectors in _SPECTRA:
+        if (
+            cached_keep.shape == keep.shape
+            and cached_lag.shape == lag.shape
+            and torch.equal(cached_keep, keep)
+            and torch.equal(cached_lag, lag)
+        ):
+            return eigenvalues, vectors
+    with torch.no_grad():
+        kernel = torch.minimum(lag[:, None], lag[None, :]).to(keep.dtype)
+        eigenvalues, vectors = torch.linalg.eigh(keep[..., :, None] * keep[..., None, :] * kernel)
+        eigenvalues = torch.clamp(eigenvalues, min=0.0)
+    _SPECTRA.insert(0, (keep.detach().clone(), lag.clone(), eigenvalues, vectors))
+    del _SPECTRA[4:]
+    return eigenvalues, vectors

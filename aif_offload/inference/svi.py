@@ -136,6 +136,37 @@ class SviRefitter:
             samples={k: np.stack(v) for k, v in draws.items()},
         )
 
+    @property
+    def fitted(self) -> bool:
+        """Whether ``fit`` has run at least once (there is a guide to draw from)."""
+        return self._guide is not None
+
+    def sample_globals(
+        self,
+        data: LoadData,
+        prior: LoadModelPrior | None = None,
+        *,
+        num_samples: int = 100,
+        seed: int = 0,
+    ) -> dict[str, np.ndarray]:
+        """``num_samples`` draws of the global parameters (``GLOBAL_SITES``) from the current
+        guide; ``data`` and ``prior`` must have the shape of the last fit (the guide's latent
+        states are sized by it). Does not change the fit."""
+        if self._guide is None:
+            raise ValueError("sample_globals: the refitter has not been fitted yet")
+        if num_samples < 1:
+            raise ValueError(f"num_samples: must be >= 1, got {num_samples}")
+        prior = LoadModelPrior() if prior is None else prior
+        args, static = _flat_args(data, prior), _static(prior)
+        pyro.set_rng_seed(seed)
+        draws: dict[str, list[np.ndarray]] = {k: [] for k in GLOBAL_SITES}
+        with pyro.get_param_store().scope(self._state), torch.no_grad():
+            for _ in range(num_samples):
+                sample = self._guide(*args, prior=static)
+                for k in GLOBAL_SITES:
+                    draws[k].append(sample[k].detach().numpy().copy())
+        return {k: np.stack(v) for k, v in draws.items()}
+
 
 def fit_svi(
     data: LoadData,
