@@ -42,7 +42,7 @@ from scipy.special import ndtr
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.inference.filtering import LoadFilter
-from aif_offload.inference.svi import SviRefitter
+from aif_offload.inference.svi import GLOBAL_SITES, SviRefitter
 from aif_offload.models.latent_load_model import LoadData, LoadModelPrior
 from aif_offload.planning.cem import CemConfig, cem_plan
 from aif_offload.planning.efe import Preferences, expected_free_energy
@@ -64,6 +64,31 @@ class AifPyroConfig:
     process_noise_prior: float = 0.01  # HalfNormal scale of q: the ledger is exact up to timing
     grid_rounding: float = 1.0  # 1: round the predicted room to the server's allocation grid
     speed_scale_floor: float = 0.02  # floor on the posterior sd carried into the next prior
+    ppc_draws: int = 50  # posterior draws for the predictive check in ``belief_data`` (0: none)
+
+
+# Per-step beliefs and EFE terms, and the observations and inputs of the model, kept per episode.
+_RECORDED = ("load_mean", "load_sd", "true_load", "risk", "info_gain", "efe")
+_OBSERVED = ("control", "server", "log_nominal", "log_compute", "report", "compute_mask")
+
+
+def _report_mask(report: np.ndarray) -> np.ndarray:
+    """Reports clipped to 0 or 1 by the environment are censored: left out of the likelihood."""
+    return (report > 0.0) & (report < 1.0)
+
+
+def _load_data(arrays: dict[str, np.ndarray], *, observed: bool = True) -> LoadData:
+    """The model's inputs from recorded arrays (E, T, ...) of one row; ``observed=False`` leaves
+    the observations out (to sample them)."""
+    return LoadData(
+        control=torch.tensor(arrays["control"]),
+        server=torch.tensor(arrays["server"]),
+        log_nominal_compute=torch.tensor(arrays["log_nominal"]),
+        log_compute=torch.tensor(arrays["log_compute"]) if observed else None,
+        report=torch.tensor(arrays["report"]) if observed else None,
+        compute_mask=torch.tensor(arrays["compute_mask"]),
+        report_mask=torch.tensor(_report_mask(arrays["report"])),
+    )
 
 
 class _Ledger:
@@ -394,28 +419,24 @@ class AifPyroAgent(Agent):
         """Stop refitting the parameters (evaluation); beliefs are still filtered and recorded."""
         self.frozen = True
 
+    def _prior(self, log_speed_loc: np.ndarray, log_speed_scale: np.ndarray) -> LoadModelPrior:
+        """The model prior of a refit, around the given (S,) prior of the log speeds."""
+        return LoadModelPrior(
+            log_speed_loc=torch.tensor(log_speed_loc),
+            log_speed_scale=torch.tensor(log_speed_scale),
+            report_noise_scale=self.report_noise,
+            process_noise_scale=self.config.process_noise_prior,
+            report_delay=self.delay,
+        )
+
     def _learn(self, ep: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Refit the parameter posterior of every row by SVI on the episode ``ep`` (B, T, ...)."""
         b, m = self.context.batch_size, self.config.num_models
         losses = np.full(b, np.nan)
         prior_scale = self.config.prior_log_speed_scale
         for i in range(b):
-            prior = LoadModelPrior(
-                log_speed_loc=torch.tensor(self.speed_loc[i]),
-                log_speed_scale=torch.tensor(self.speed_scale[i]),
-                report_noise_scale=self.report_noise,
-                process_noise_scale=self.config.process_noise_prior,
-                report_delay=self.delay,
-            )
-            data = LoadData(
-                control=torch.tensor(ep["control"][i][None]),
-                server=torch.tensor(ep["server"][i][None]),
-                log_nominal_compute=torch.tensor(ep["log_nominal"][i][None]),
-                log_compute=torch.tensor(ep["log_compute"][i][None]),
-                report=torch.tensor(ep["report"][i][None]),
-                compute_mask=torch.tensor(ep["compute_mask"][i][None]),
-                report_mask=torch.tensor((ep["report"][i] > 0.0) & (ep["report"][i] < 1.0))[None],
-            )
+            prior = self._prior(self.speed_loc[i], self.speed_scale[i])
+            data = _load_data({k: ep[k][i][None] for k in _OBSERVED})
             seed = (self.seeds[i] * 100_003 + self.episode_index) % (2**31)
             fit = self.refitters[i].fit(
                 data, prior, steps=self.config.svi_steps, num_samples=m, seed=seed
@@ -437,6 +458,8 @@ class AifPyroAgent(Agent):
         ep = {k: np.stack(v, axis=1) for k, v in self._episode.items() if v}
         if not ep:
             return {}
+        # The prior of this episode's refit (the observations are kept for posterior checks).
+        prior_loc, prior_scale = self.speed_loc.copy(), self.speed_scale.copy()
         if self.frozen:
             learned = {k: np.full(self.context.batch_size, np.nan) for k in self._learn_keys}
         else:
@@ -445,7 +468,8 @@ class AifPyroAgent(Agent):
         predicted = ep["log_nominal"] + np.take_along_axis(self.speed_loc, ep["server"], axis=1)
         error = np.where(ep["compute_mask"], np.abs(ep["log_compute"] - predicted), np.nan)
         self.records.append(
-            {k: ep[k] for k in ("load_mean", "load_sd", "true_load", "risk", "info_gain", "efe")}
+            {k: ep[k] for k in (*_RECORDED, *_OBSERVED)}
+            | {"prior_loc": prior_loc, "prior_scale": prior_scale, "train": not self.frozen}
         )
         return {
             **learned,
@@ -455,8 +479,18 @@ class AifPyroAgent(Agent):
         }
 
     def belief_data(self):
-        """Per-step beliefs and EFE terms (``predictions``), the true load (``constant_data``),
-        and the final posterior samples of the log speeds (``posterior``)."""
+        """Recorded beliefs, observations and posterior checks as ArviZ InferenceData.
+
+        Groups (dims ``seed, episode, step[, server]``; ``phase`` on ``episode`` says ``train`` or
+        ``eval``): ``predictions`` (per-step beliefs and EFE terms), ``observed_data`` (the model's
+        observations ``log_compute``, NaN where not observed, and ``report``), ``constant_data``
+        (the simulator's ``true_load``, the model's inputs and masks and the prior of every
+        episode's refit), ``posterior`` (draws of the global parameters from the SVI guide after the
+        last training refit) and ``posterior_predictive`` (``log_compute`` and ``report`` of every
+        episode replicated under those draws, with new latent loads). Without a refit (no training
+        episode, or a subclass that does not use the Pyro model) ``posterior`` holds the world
+        models' ``log_speed`` draws and there is no ``posterior_predictive``.
+        """
         if not self.records:
             return None
         import arviz as az
@@ -466,28 +500,138 @@ class AifPyroAgent(Agent):
             return np.stack([r[key] for r in self.records], axis=1)  # (B, E, T, ...)
 
         names = [s.name for s in self.context.scenario.servers]
-        coords = {"seed": self.seeds, "episode": np.arange(len(self.records)), "server": names}
+        train = np.array([r["train"] for r in self.records])
+        e, t = len(self.records), self.records[0]["server"].shape[1]
+        coords = {
+            "seed": self.seeds,
+            "episode": np.arange(e),
+            "step": np.arange(t),
+            "server": names,
+            "phase": ("episode", np.where(train, "train", "eval")),
+        }
+        est, ests = ("seed", "episode", "step"), ("seed", "episode", "step", "server")
         beliefs = xr.Dataset(
             {
-                "load_mean": (("seed", "episode", "step", "server"), stack("load_mean")),
-                "load_sd": (("seed", "episode", "step", "server"), stack("load_sd")),
-                "efe_risk": (("seed", "episode", "step"), stack("risk")),
-                "efe_info_gain": (("seed", "episode", "step"), stack("info_gain")),
-                "efe": (("seed", "episode", "step"), stack("efe")),
+                "load_mean": (ests, stack("load_mean")),
+                "load_sd": (ests, stack("load_sd")),
+                "efe_risk": (est, stack("risk")),
+                "efe_info_gain": (est, stack("info_gain")),
+                "efe": (est, stack("efe")),
             },
             coords=coords,
         )
-        truth = xr.Dataset(
-            {"true_load": (("seed", "episode", "step", "server"), stack("true_load"))},
+        observed = xr.Dataset(
+            {
+                "log_compute": (est, np.where(stack("compute_mask"), stack("log_compute"), np.nan)),
+                "report": (ests, stack("report")),
+            },
             coords=coords,
         )
+        prior = self._prior(self.speed_loc[0], self.speed_scale[0])
+        inputs = xr.Dataset(
+            {
+                "true_load": (ests, stack("true_load")),
+                "control": (ests, stack("control")),
+                "server_index": (est, stack("server")),
+                "log_nominal_compute": (est, stack("log_nominal")),
+                "compute_mask": (est, stack("compute_mask")),
+                "report_mask": (ests, _report_mask(stack("report"))),
+                "prior_log_speed_loc": (("seed", "episode", "server"), stack("prior_loc")),
+                "prior_log_speed_scale": (("seed", "episode", "server"), stack("prior_scale")),
+                "prior_process_noise_scale": prior.process_noise_scale,
+                "prior_report_noise_scale": prior.report_noise_scale,
+                "prior_compute_noise_scale": prior.compute_noise_scale,
+                "prior_initial_scale": prior.initial_scale,
+                "report_delay": prior.report_delay,
+            },
+            coords=coords,
+        )
+        groups = {"predictions": beliefs, "observed_data": observed, "constant_data": inputs}
+        checks = self._posterior_check(train, names) if train.any() else None
+        if checks is None:
+            groups["posterior"] = xr.Dataset(
+                {
+                    "log_speed": (
+                        ("chain", "draw", "seed", "server"),
+                        np.moveaxis(self.model_log_speed, 0, 1)[None],
+                    )
+                },
+                coords={"seed": self.seeds, "server": names},
+            )
+        else:
+            groups["posterior"], groups["posterior_predictive"] = checks
+        return az.InferenceData(**groups)
+
+    def _posterior_check(self, train: np.ndarray, names: list[str]):
+        """Draws of the globals from every row's guide after the last training refit and the
+        observations of every episode replicated under them (``Predictive``, new latent loads);
+        ``None`` if there is no guide to draw from. Run once, at the end: no per-step cost."""
+        draws = self.config.ppc_draws
+        if draws < 1 or not all(r.fitted for r in self.refitters):
+            return None
+        import pyro
+        import xarray as xr
+        from pyro.infer import Predictive
+
+        from aif_offload.models.latent_load_model import latent_load_model
+
+        last = int(np.flatnonzero(train)[-1])
+        record = self.records[last]
+        params: dict[str, list[np.ndarray]] = {}
+        replicas: dict[str, list[np.ndarray]] = {"log_compute": [], "report": []}
+        for i, seed in enumerate(self.seeds):
+            fitted_on = _load_data({k: record[k][i][None] for k in _OBSERVED})
+            prior = self._prior(record["prior_loc"][i], record["prior_scale"][i])
+            ppc_seed = (seed * 100_003 + 99_991) % (2**31)
+            sample = self.refitters[i].sample_globals(
+                fitted_on, prior, num_samples=draws, seed=ppc_seed
+            )
+            for k, v in sample.items():
+                params.setdefault(k, []).append(v.reshape(draws, -1))
+            episodes = {k: np.stack([r[k][i] for r in self.records]) for k in _OBSERVED}
+            predictive = Predictive(
+                latent_load_model,
+                posterior_samples={k: torch.tensor(v) for k, v in sample.items()},
+                return_sites=("log_compute", "report"),
+            )
+            pyro.set_rng_seed(ppc_seed + 1)
+            out = predictive(_load_data(episodes, observed=False), prior)
+            e, t, s = episodes["control"].shape
+            log_compute = out["log_compute"].reshape(draws, e, t).numpy()
+            replicas["log_compute"].append(
+                np.where(episodes["compute_mask"], log_compute, np.nan).astype(np.float32)
+            )
+            report = out["report"].reshape(draws, e, t, s).numpy()
+            replicas["report"].append(np.clip(report, 0.0, 1.0).astype(np.float32))
+        phase = np.where(train, "train", "eval")
+        coords = {"seed": self.seeds, "server": names}
         posterior = xr.Dataset(
             {
                 "log_speed": (
                     ("chain", "draw", "seed", "server"),
-                    np.moveaxis(self.model_log_speed, 0, 1)[None],
-                )
+                    np.stack(params["log_speed"], 1)[None],
+                ),
+                **{
+                    k: (("chain", "draw", "seed"), np.concatenate(params[k], 1)[None])
+                    for k in GLOBAL_SITES
+                    if k != "log_speed"
+                },
             },
-            coords={"seed": self.seeds, "server": names},
+            coords=coords,
         )
-        return az.InferenceData(posterior=posterior, predictions=beliefs, constant_data=truth)
+        predictive_ds = xr.Dataset(
+            {
+                "log_compute": (
+                    ("chain", "draw", "seed", "episode", "step"),
+                    np.stack(replicas["log_compute"], 1)[None],
+                ),
+                "report": (
+                    ("chain", "draw", "seed", "episode", "step", "server"),
+                    np.stack(replicas["report"], 1)[None],
+                ),
+            },
+            coords=coords
+            | {"episode": np.arange(len(train)), "step": np.arange(t), "phase": ("episode", phase)},
+        )
+        predictive_ds.attrs["fitted_episode"] = last
+        return posterior, predictive_ds
