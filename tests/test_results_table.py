@@ -1,0 +1,20 @@
+"""The Markdown headline table reads runs straight from an experiment directory."""
+
+from __future__ import annotations
+
+from aif_offload.analysis.results_table import table
+
+from aif_offload.cli import main
+
+
+def test_table_lists_each_agent_with_its_seed_count_and_intervals(tmp_path):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--agents", "random,oracle", "--seeds", "2", "--episodes", "2"]
+    assert main([*argv, "--eval-episodes", "1", "--out", str(out), "--no-report"]) == 0
+    rows = table(out).splitlines()
+    assert rows[0].startswith("| agent | seeds | held-out completion")
+    oracle = next(r for r in rows if r.startswith("| `oracle`"))
+    cells = [c.strip() for c in oracle.strip("|").split("|")]
+    assert cells[1] == "2"
+    point = float(cells[2].split()[0])  # oracle completion: a rate with its interval
+    assert 0.0 <= point <= 1.0 and "[" in cells[2]
