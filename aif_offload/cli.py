@@ -165,7 +165,28 @@ def _execute(
         Console(width=220).print(summary_table(data.load(), title))
     console.print(f"wrote {path}")
     if report:
+        if spec.name == "compare":
+            _check_pyro_posterior(out, spec)
         _build_report(out)
+
+
+def _check_pyro_posterior(directory: Path, spec: ExperimentSpec) -> None:
+    """The main job's posterior diagnostics: NUTS on aif-pyro's first seed (about 40 s), next to
+    its belief file, for the report. Skipped if already there (a resumed run) or on failure, which
+    is one line: the results and the rest of the report do not depend on it."""
+    beliefs = directory / "runs" / "aif-pyro" / f"seed={spec.seeds[0]}.beliefs.nc"
+    if not beliefs.exists():
+        return
+    from aif_offload.diagnostics.posterior import nuts_check, nuts_path
+
+    if nuts_path(beliefs).exists():
+        return
+    console.print(f"NUTS posterior check of {beliefs.name} (aif-pyro, about 40 s)")
+    try:
+        console.print(f"wrote {nuts_check(beliefs)}", soft_wrap=True)
+    except Exception as err:  # diagnostics only: say so and go on with the report
+        reason = " ".join(str(err).split()) or type(err).__name__
+        print(f"aif-offload: warning: NUTS check of {beliefs} failed ({reason})", file=sys.stderr)
 
 
 @app.command()

@@ -255,3 +255,38 @@ def test_more_agents_join_an_experiment_without_redoing_its_runs(tmp_path):
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as data:
         assert data.agent.values.tolist() == ["random", "greedy"]
         assert data.sizes["seed"] == 2
+
+
+def test_compare_adds_a_nuts_check_of_the_first_pyro_seed_and_survives_its_failure(
+    tmp_path, monkeypatch, capsys
+):
+    import aif_offload.diagnostics.posterior as posterior
+    from aif_offload.cli import _check_pyro_posterior
+    from aif_offload.experiment.spec import ExperimentSpec
+    from aif_offload.scenarios import load_scenario
+
+    spec = ExperimentSpec(
+        "compare", ("aif-pyro",), load_scenario("paper").model_dump_json(), (3, 4), 1, 0
+    )
+    runs = tmp_path / "runs" / "aif-pyro"
+    runs.mkdir(parents=True)
+    _check_pyro_posterior(tmp_path, spec)  # no belief file: nothing to check
+    (runs / "seed=3.beliefs.nc").write_bytes(b"")
+    seen = []
+    monkeypatch.setattr(posterior, "nuts_check", lambda path: seen.append(path) or path)
+    _check_pyro_posterior(tmp_path, spec)
+    assert seen == [runs / "seed=3.beliefs.nc"]
+
+    def broken(path):
+        raise RuntimeError("sampler\nexploded")
+
+    monkeypatch.setattr(posterior, "nuts_check", broken)
+    _check_pyro_posterior(tmp_path, spec)  # a warning, not an exit
+    err = [line for line in capsys.readouterr().err.splitlines() if "aif-offload:" in line]
+    assert err == [
+        f"aif-offload: warning: NUTS check of {runs / 'seed=3.beliefs.nc'} failed (sampler exploded)"
+    ]
+    (runs / "seed=3.nuts.nc").write_bytes(b"")
+    monkeypatch.setattr(posterior, "nuts_check", lambda path: seen.append(path) or path)
+    _check_pyro_posterior(tmp_path, spec)  # already there (a resumed run): not redone
+    assert len(seen) == 1
