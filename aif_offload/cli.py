@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -183,7 +184,10 @@ def _check_pyro_posterior(directory: Path, spec: ExperimentSpec) -> None:
         return
     console.print(f"NUTS posterior check of {beliefs.name} (aif-pyro, about 40 s)")
     try:
-        console.print(f"wrote {nuts_check(beliefs)}", soft_wrap=True)
+        with warnings.catch_warnings():  # Pyro's JIT ELBO still calls the deprecated jit.trace
+            warnings.filterwarnings("ignore", "`torch.jit.trace` is deprecated", DeprecationWarning)
+            written = nuts_check(beliefs)
+        console.print(f"wrote {written}", soft_wrap=True)
     except Exception as err:  # diagnostics only: say so and go on with the report
         reason = " ".join(str(err).split()) or type(err).__name__
         print(f"aif-offload: warning: NUTS check of {beliefs} failed ({reason})", file=sys.stderr)
