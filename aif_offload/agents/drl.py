@@ -21,7 +21,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from aif_offload.agents.allocation import observation_mask
-from aif_offload.agents.base import Agent
+from aif_offload.agents.deep_rl import DeepRLAgent
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.envs.sb3 import SB3VecEnv
 from aif_offload.sim.outcome import Outcome
@@ -47,19 +47,12 @@ class _EpisodeMetrics(BaseCallback):
         return True
 
 
-class SB3Agent(Agent):
+class SB3Agent(DeepRLAgent):
     """Base of the SB3 agents: one model per row, trained by :meth:`train`."""
 
-    learns = True
-    trains_itself = True
     flatten_actions: ClassVar[bool] = False
     uses_masks: ClassVar[bool] = False
     algorithm: ClassVar[Callable[[], type]]  # returns the SB3 algorithm class (imported lazily)
-    learning_rate: ClassVar[float]  # the value chosen by the tuning sweep (docs/baselines.md)
-    hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate"}
-    # Evaluate by sampling the learned policy (policy-gradient methods learn a stochastic policy,
-    # and here its mode is a different, much worse policy: docs/baselines.md) or by its mode.
-    stochastic_evaluation: ClassVar[bool] = False
 
     def options(self, episode_steps: int) -> dict[str, Any]:
         """Keyword arguments that differ from the library's defaults (see docs/baselines.md)."""
@@ -119,10 +112,6 @@ class SB3Agent(Agent):
             self.models.append(model)
             per_row.append(curve[:episodes])
         return stack_rows(per_row, episodes)
-
-    def freeze(self) -> None:
-        # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
-        torch.manual_seed(self.seeds[0])
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec

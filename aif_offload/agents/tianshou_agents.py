@@ -29,7 +29,7 @@ from tianshou.utils.net.common import Net
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic, NoisyLinear
 
 from aif_offload.agents.allocation import observation_mask
-from aif_offload.agents.base import Agent
+from aif_offload.agents.deep_rl import DeepRLAgent
 from aif_offload.envs.cloud_edge import CloudEdgeLLMEnv
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.sim.outcome import FAILURE_REASONS, Outcome
@@ -69,17 +69,11 @@ class MaskedObservation(gym.ObservationWrapper):
         return {"obs": observation, "mask": self.env.unwrapped.action_masks()}
 
 
-class TianshouAgent(Agent):
+class TianshouAgent(DeepRLAgent):
     """Base: one Tianshou algorithm per row, trained by :meth:`train`."""
 
-    learns = True
-    trains_itself = True
     masked: ClassVar[bool] = False
     prioritized: ClassVar[bool] = False
-    learning_rate: ClassVar[float]  # the value chosen by the tuning sweep (docs/baselines.md)
-    hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate"}
-    # Evaluate by sampling the learned policy (SAC's maximum-entropy policy) or by its mode.
-    stochastic_evaluation: ClassVar[bool] = False
     settings: ClassVar[dict[str, Any]] = {
         "batch_size": 64,
         "updates_per_step": 0.25,
@@ -143,10 +137,6 @@ class TianshouAgent(Agent):
             self.algorithms.append(algorithm)
             per_row.append(curve[:episodes])
         return stack_rows(per_row, episodes)
-
-    def freeze(self) -> None:
-        # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
-        torch.manual_seed(self.seeds[0])
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
