@@ -101,6 +101,18 @@ def _seeds(first: int, count: int) -> tuple[int, ...]:
     return tuple(range(first, first + count))
 
 
+def _parse_values(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageFailure(f"--values: give comma-separated numbers, got '{text}'") from None
+    if not values:
+        raise UsageFailure("--values: give at least one value")
+    return values
+
+
 def summary_table(data: xr.Dataset, title: str) -> Table:
     """Mean and 95 % bootstrap interval over seeds of the headline metrics, from a results file."""
     sweep = sweep_dim(data)
@@ -312,6 +324,14 @@ def experiment(
         Path | None,
         typer.Option("--out", "-o", help="Directory (default: aif-offload-results/NAME)."),
     ] = None,
+    values: Annotated[
+        str | None,
+        typer.Option(
+            "--values",
+            help="Comma-separated values of the swept parameter for deadline (t_max s) and "
+            "load (%), e.g. a subset (default: the paper's: 1..15 s; 100,125,150,175,200 %).",
+        ),
+    ] = None,
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = None,
     address: AddressOpt = None,
@@ -326,6 +346,7 @@ def experiment(
         seeds=_seeds(first_seed, seeds),
         episodes=episodes,
         eval_episodes=eval_episodes,
+        values=_parse_values(values),
     )
     directory = out or Path("aif-offload-results") / name
     _execute(spec, directory, executor, workers, address, report=report)

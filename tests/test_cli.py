@@ -106,6 +106,10 @@ def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):
         (["compare", "--agents", ",", "--out", "X"], "agents"),
         (["compare", "--agents", "greedy,greedy", "--out", "X"], "agents"),
         (["compare", "--bogus"], "bogus"),
+        (["experiment", "deadline", "--values", "3,abc", "--out", "X"], "--values"),
+        (["experiment", "deadline", "--values", "4,4", "--out", "X"], "values"),
+        (["experiment", "load", "--values", "0", "--out", "X"], "episode.load_percent"),
+        (["experiment", "training", "--values", "10", "--out", "X"], "values"),
         (["scenarios", "--show", "nowhere"], "scenario"),
     ],
 )

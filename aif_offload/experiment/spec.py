@@ -130,13 +130,21 @@ def named_experiment(
     seeds: tuple[int, ...],
     episodes: int,
     eval_episodes: int,
+    values: tuple[float, ...] | None = None,
 ) -> ExperimentSpec:
-    """The spec of a named experiment on a base scenario."""
+    """The spec of a named experiment on a base scenario.
+
+    ``values`` replaces the sweep's values (the paper's by default), e.g. a subset of them when the
+    full sweep does not fit the compute budget.
+    """
     if name not in EXPERIMENTS:
         raise ValueError(
             f"experiment: unknown experiment '{name}', allowed: {', '.join(EXPERIMENTS)}"
         )
     recipe = EXPERIMENTS[name]
+    if values is not None and "sweep" not in recipe:
+        swept = ", ".join(n for n, r in EXPERIMENTS.items() if "sweep" in r)
+        raise ValueError(f"values: only the sweeps take values ({swept}), not '{name}'")
     base = scenario
     if name in ("training", "adaptation"):
         base = scenario.with_overrides(t_max_s=15.0, load_percent=100.0)
@@ -149,6 +157,6 @@ def named_experiment(
         episodes=episodes,
         eval_episodes=eval_episodes,
         sweep=recipe.get("sweep"),
-        values=recipe.get("values", ()),
+        values=recipe.get("values", ()) if values is None else tuple(values),
         schedule=schedule,
     )

@@ -115,6 +115,24 @@ def test_adaptation_steps_the_load_half_way(tmp_path):
     assert completion[2:].max() < completion[:2].min()
 
 
+def test_a_sweep_runs_the_values_it_is_given_or_the_papers():
+    def deadline(values):
+        return named_experiment(
+            "deadline",
+            agents=("oracle",),
+            scenario=load_scenario("paper"),
+            seeds=(0,),
+            episodes=1,
+            eval_episodes=0,
+            values=values,
+        )
+
+    assert deadline(None).values == tuple(float(t) for t in range(1, 16))
+    subset = deadline((5.0, 12.0))
+    assert subset.values == (5.0, 12.0)
+    assert [unit.value for unit in subset.units()] == [5.0, 12.0]
+
+
 @pytest.mark.parametrize(
     ("changes", "needle"),
     [
