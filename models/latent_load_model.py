@@ -54,6 +54,16 @@ class LoadModelPrior:
     # keeps the posterior proper when they carry no noise at all (see docs/models.md)
     compute_noise_floor: float = 0.0
 
+    def scalar_constants(self) -> dict[str, float | int]:
+        """The scalar prior settings as the ``constant_data`` of a saved InferenceData."""
+        return {
+            "prior_process_noise_scale": self.process_noise_scale,
+            "prior_report_noise_scale": self.report_noise_scale,
+            "prior_compute_noise_scale": self.compute_noise_scale,
+            "prior_initial_scale": self.initial_scale,
+            "report_delay": self.report_delay,
+        }
+
 
 @dataclass(frozen=True)
 class LoadData:

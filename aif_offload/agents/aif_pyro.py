@@ -538,11 +538,7 @@ class AifPyroAgent(Agent):
                 "report_mask": (ests, _report_mask(stack("report"))),
                 "prior_log_speed_loc": (("seed", "episode", "server"), stack("prior_loc")),
                 "prior_log_speed_scale": (("seed", "episode", "server"), stack("prior_scale")),
-                "prior_process_noise_scale": prior.process_noise_scale,
-                "prior_report_noise_scale": prior.report_noise_scale,
-                "prior_compute_noise_scale": prior.compute_noise_scale,
-                "prior_initial_scale": prior.initial_scale,
-                "report_delay": prior.report_delay,
+                **prior.scalar_constants(),
             },
             coords=coords,
         )

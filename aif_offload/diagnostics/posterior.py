@@ -490,11 +490,7 @@ def episode_groups(
                 ("seed", "episode", "server"),
                 per_episode * scale.numpy(),
             ),
-            "prior_process_noise_scale": prior.process_noise_scale,
-            "prior_report_noise_scale": prior.report_noise_scale,
-            "prior_compute_noise_scale": prior.compute_noise_scale,
-            "prior_initial_scale": prior.initial_scale,
-            "report_delay": prior.report_delay,
+            **prior.scalar_constants(),
         },
         coords=coords,
     )

@@ -106,11 +106,24 @@ def run_experiment(
             "  episodes of pending runs", total=len(pending) * episodes_each
         )
 
+        started, done_here = time.monotonic(), 0
+
         def finished(unit: Unit) -> None:
+            nonlocal done_here
+            done_here += 1
             progress.advance(sweep_bar)
             progress.update(
                 sweep_bar, description=f"{spec.name}: runs (last {unit.label(spec.sweep)})"
             )
+            if not progress.console.is_terminal:  # a log file: no live bars, so one line per run
+                elapsed = time.monotonic() - started
+                eta = elapsed / done_here * (len(pending) - done_here)
+                progress.console.print(
+                    f"{spec.name}: {len(spec.units()) - len(pending) + done_here}/"
+                    f"{len(spec.units())} runs done (last {unit.label(spec.sweep)}), "
+                    f"{elapsed / 60:.1f} min elapsed, about {eta / 60:.0f} min left",
+                    soft_wrap=True,
+                )
 
         def tick() -> None:
             progress.advance(episode_bar)

@@ -183,8 +183,8 @@ def load_experiment(directory: Path, label: str | None = None) -> Experiment:
 def find_experiments(directory: Path) -> tuple[list[Experiment], list[str]]:
     """The experiments of a report directory, and notes on subdirectories without results yet.
 
-    Raises ValueError (one line) if the directory is missing or holds no results at all, or if a
-    results file cannot be read.
+    Raises ValueError (one line) if the directory is missing or holds no readable results at all,
+    or if its own results file cannot be read; an unreadable subdirectory becomes a note.
     """
     directory = Path(directory)
     if not directory.exists():
@@ -198,7 +198,10 @@ def find_experiments(directory: Path) -> tuple[list[Experiment], list[str]]:
         p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")
     ):
         if (child / RESULTS_FILE).exists():
-            experiments.append(load_experiment(child))
+            try:
+                experiments.append(load_experiment(child))
+            except ValueError as err:  # one bad experiment should not hide the others
+                notes.append(f"{child.name}/ left out: {err}")
         elif (child / MANIFEST).exists():
             notes.append(
                 f"{child.name}/ holds {MANIFEST} but no {RESULTS_FILE} yet (an unfinished run: "

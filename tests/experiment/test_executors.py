@@ -186,3 +186,17 @@ def test_pool_workers_run_numeric_libraries_single_threaded_unless_told_otherwis
     assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
     assert os.environ["MKL_NUM_THREADS"] == "4"
     assert "intra_op_parallelism_threads=1" in os.environ["XLA_FLAGS"]
+
+
+def test_progress_goes_to_a_log_file_as_one_line_per_run(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    log = io.StringIO()
+    spec = _spec(agents=("greedy",), seeds=(0,), episodes=1, eval_episodes=0)
+    run_experiment(spec, tmp_path, workers=1, console=Console(file=log, width=200))
+    lines = [line for line in log.getvalue().splitlines() if line.strip()]
+    assert len(lines) == len(spec.units()) == 2
+    assert lines[0].startswith("test: 1/2 runs done (last greedy")
+    assert lines[1].startswith("test: 2/2 runs done") and "min left" in lines[1]

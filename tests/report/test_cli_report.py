@@ -51,6 +51,20 @@ def test_report_command_writes_the_report(tmp_path, capsys):
     assert (directory / "report.html").is_file()
 
 
+def test_a_parent_directory_reports_the_good_experiments_and_notes_a_corrupt_one(
+    tmp_path, capsys
+):
+    from .synthetic import make_experiment
+
+    make_experiment(tmp_path / "good", agents=("greedy",), episodes=1)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.nc").write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    assert main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "broken/ left out: report: cannot read" in page
+    assert "greedy" in page
+
+
 def test_compare_ends_with_a_report_and_a_failed_report_keeps_the_results(
     tmp_path, capsys, monkeypatch
 ):
