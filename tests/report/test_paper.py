@@ -39,3 +39,31 @@ def test_every_claim_gets_a_row_even_without_data(tmp_path):
     assert len(rows) >= len(PAPER_NUMBERS) + 8
     assert all(row[-1] for row in rows)  # every row has a verdict sentence
     assert sum("Cannot be checked" in row[-1] for row in rows) >= len(PAPER_NUMBERS)
+
+
+def test_a_single_load_says_so_and_the_richest_sweep_is_held_against_the_paper(tmp_path):
+    from aif_offload.report.paper import fig4_rows, fig5_rows
+
+    load = load_experiment(
+        make_experiment(
+            tmp_path / "load", "load", agents=("aif-pyro", "ppo", "greedy"), episodes=1,
+            sweep="load_percent", values=(200.0,),
+        )
+    )  # fmt: skip
+    falls = [row for row in fig5_rows([load]) if "fall" in row[1]]
+    assert len(falls) == 1 and falls[0][-1] == "Cannot be checked: one load only (200 %)."
+    rules_everywhere = load_experiment(
+        make_experiment(
+            tmp_path / "a", "deadline", agents=("greedy",), episodes=1,
+            sweep="t_max_s", values=(1.0, 2.0, 5.0, 10.0),
+        )
+    )  # fmt: skip
+    learners_at_two = load_experiment(
+        make_experiment(
+            tmp_path / "b", "deadline", agents=("aif-pyro", "ppo", "greedy"), episodes=1,
+            sweep="t_max_s", values=(5.0, 10.0),
+        )
+    )  # fmt: skip
+    rows = fig4_rows([rules_everywhere, learners_at_two])
+    assert rows[0][-1] == "Cannot be checked: no t_max ≤ 2 s in the sweep."  # from the learners'
+    assert "aif-pyro" in rows[1][-2]
