@@ -5,7 +5,7 @@ bootstrap intervals over seeds, the completion at the end of training (mean of t
 training episodes) and the episodes to 95 % of the final training completion (median over seeds).
 Runs that are not finished yet are read straight from ``runs/`` and counted in the ``seeds``
 column, so a table can be made while an experiment is still going (``results.nc`` is assembled only
-when every run is there).
+when every run is there). A sweep (deadline, load) gets a row per agent and swept value.
 
 Run ``python -m aif_offload.analysis.results_table DIR``.
 """
@@ -28,12 +28,21 @@ METRICS = {
 }
 
 
-def _runs(directory: Path, agent: str) -> list[dict[str, np.ndarray]]:
+def _runs(folder: Path) -> list[dict[str, np.ndarray]]:
     runs = []
-    for path in sorted((directory / "runs" / agent).glob("seed=*.npz")):
+    for path in sorted(folder.glob("seed=*.npz")):
         with np.load(path) as archive:
             runs.append({key: archive[key] for key in archive.files})
     return runs
+
+
+def _value_folders(agent_folder: Path, sweep: str | None) -> list[tuple[str, Path]]:
+    """(swept value, folder of its runs), ordered by value; ("", the agent's folder) if no sweep."""
+    if sweep is None:
+        return [("", agent_folder)]
+    folders = [p for p in agent_folder.iterdir() if p.is_dir() and p.name.startswith(f"{sweep}=")]
+    pairs = [(p.name.partition("=")[2], p) for p in folders]
+    return sorted(pairs, key=lambda pair: float(pair[0]))
 
 
 def table(directory: Path) -> str:
@@ -42,14 +51,21 @@ def table(directory: Path) -> str:
         (p.name for p in (directory / "runs").iterdir() if p.is_dir()),
         key=lambda a: (a not in spec["agents"], a),
     )
-    header = ["agent", "seeds", *(f"held-out {v}" for v in METRICS.values())]
+    sweep = spec.get("sweep")
+    header = ["agent", *([sweep] if sweep else []), "seeds"]
+    header += [f"held-out {v}" for v in METRICS.values()]
     header += ["completion, last 10 training episodes", "episodes to 95 % (median)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for agent in agents:
-        runs = _runs(directory, agent)
+    rows = [
+        (agent, value, folder)
+        for agent in agents
+        for value, folder in _value_folders(directory / "runs" / agent, sweep)
+    ]
+    for agent, value, folder in rows:
+        runs = _runs(folder)
         if not runs:
             continue
-        cells = [f"`{agent}`", str(len(runs))]
+        cells = [f"`{agent}`", *([value] if sweep else []), str(len(runs))]
         for metric in METRICS:
             values = np.array([np.nanmean(r[f"eval/{metric}"]) for r in runs])
             cells.append(str(bootstrap_ci(values)))
