@@ -51,9 +51,7 @@ def test_report_command_writes_the_report(tmp_path, capsys):
     assert (directory / "report.html").is_file()
 
 
-def test_a_parent_directory_reports_the_good_experiments_and_notes_a_corrupt_one(
-    tmp_path, capsys
-):
+def test_a_parent_directory_reports_the_good_experiments_and_notes_a_corrupt_one(tmp_path, capsys):
     from .synthetic import make_experiment
 
     make_experiment(tmp_path / "good", agents=("greedy",), episodes=1)
