@@ -145,13 +145,21 @@ def _report_lag(num_steps: int, delay: int) -> torch.Tensor:
     return torch.clamp(torch.arange(num_steps) - delay, min=0)
 
 
+def _plates(data: LoadData) -> tuple[pyro.plate, pyro.plate, pyro.plate]:
+    """The (episodes, steps, servers) plates shared by both forms of the model."""
+    num_episodes, num_steps, num_servers = data.shape
+    return (
+        pyro.plate("episodes", num_episodes, dim=-3),
+        pyro.plate("steps", num_steps, dim=-2),
+        pyro.plate("servers", num_servers, dim=-1),
+    )
+
+
 def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) -> torch.Tensor:
     """Sample (or condition) the whole model; returns the latent loads x (E, T, S)."""
     num_episodes, num_steps, num_servers = data.shape
     dtype = data.control.dtype
-    servers = pyro.plate("servers", num_servers, dim=-1)
-    steps = pyro.plate("steps", num_steps, dim=-2)
-    episodes = pyro.plate("episodes", num_episodes, dim=-3)
+    episodes, steps, servers = _plates(data)
     log_speed, q, r, s = _globals(data, prior, servers)
 
     with episodes, steps, servers:
@@ -188,9 +196,7 @@ def marginal_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()
     """
     num_episodes, num_steps, num_servers = data.shape
     dtype = data.control.dtype
-    servers = pyro.plate("servers", num_servers, dim=-1)
-    steps = pyro.plate("steps", num_steps, dim=-2)
-    episodes = pyro.plate("episodes", num_episodes, dim=-3)
+    episodes, steps, servers = _plates(data)
     log_speed, q, r, s = _globals(data, prior, servers)
 
     if data.report is not None:
