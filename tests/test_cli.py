@@ -236,16 +236,16 @@ def test_a_different_experiment_in_the_same_directory_is_refused(tmp_path, capsy
         "compare",
         "--agents",
         "random",
-        "--episodes",
+        "--seeds",
         "1",
         "--eval-episodes",
         "0",
         "--out",
         str(out),
     ]
-    assert main([*base, "--seeds", "1"]) == 0
+    assert main([*base, "--episodes", "1"]) == 0
     capsys.readouterr()
-    _bad(capsys, [*base, "--seeds", "2"], "holds a different experiment")
+    _bad(capsys, [*base, "--episodes", "2"], "holds a different experiment")
 
 
 def test_more_agents_join_an_experiment_without_redoing_its_runs(tmp_path):
@@ -259,6 +259,24 @@ def test_more_agents_join_an_experiment_without_redoing_its_runs(tmp_path):
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as data:
         assert data.agent.values.tolist() == ["random", "greedy"]
         assert data.sizes["seed"] == 2
+
+
+def test_a_sweep_grows_by_seeds_and_values_without_redoing_its_runs(tmp_path):
+    out = tmp_path / "sweep"
+    base = ["experiment", "load", "--agents", "random", "--episodes", "1", "--eval-episodes", "1"]
+    base += ["--out", str(out), "--no-report"]
+    assert main([*base, "--values", "200", "--seeds", "1"]) == 0
+    first = out / "runs" / "random" / "load_percent=200" / "seed=0.npz"
+    stamp = first.stat().st_mtime_ns
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as data:
+        before = data.completion_rate.sel(load_percent=200.0, seed=0).values.copy()
+    assert main([*base, "--values", "150,200", "--seeds", "2"]) == 0
+    assert first.stat().st_mtime_ns == stamp  # the finished run was kept, not redone
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as data:
+        assert data.load_percent.values.tolist() == [150.0, 200.0]
+        assert data.seed.values.tolist() == [0, 1]
+        np.testing.assert_array_equal(data.completion_rate.sel(load_percent=200.0, seed=0), before)
+        assert np.isfinite(data.completion_rate).all()
 
 
 def test_compare_adds_a_nuts_check_of_the_first_pyro_seed_and_survives_its_failure(

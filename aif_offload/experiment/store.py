@@ -1,7 +1,7 @@
 """The result store of an experiment directory: one file per run, written atomically, resumable.
 
 ```
-DIR/experiment.json                      the spec; a re-run must match it (--agents may change)
+DIR/experiment.json                      the spec; a re-run must match it (agents, seeds, values may grow)
 DIR/runs/<agent>/[<sweep>=<value>/]seed=<seed>.npz         one finished run (NumPy arrays)
 DIR/runs/<agent>/[<sweep>=<value>/]seed=<seed>.beliefs.nc  its recorded beliefs, if any
 DIR/results.nc                           all runs assembled, written last
@@ -50,12 +50,17 @@ class RunStore:
             held = ExperimentSpec.from_json(manifest.read_text())
             if held == self.spec:
                 return
-            # Other agents on the very same runs (scenario, seeds, episodes, sweep) fit in: their
-            # units are independent, and results.nc is assembled from this spec's units only.
-            if dataclasses.replace(held, agents=self.spec.agents) != self.spec:
+            # Other agents, seeds or swept values on the same runs (scenario, episodes, sweep,
+            # schedule) fit in: each run is seeded by its own seed and value alone, so a finished
+            # run is the run the new spec would make. results.nc holds this spec's units only.
+            joinable = dataclasses.replace(
+                held, agents=self.spec.agents, seeds=self.spec.seeds, values=self.spec.values
+            )
+            if joinable != self.spec:
                 raise ExperimentMismatch(
                     f"--out: '{self.directory}' holds a different experiment (see {MANIFEST}); "
-                    "use another directory or the same options (only --agents may change)"
+                    "use another directory or the same options (only --agents, --seeds and "
+                    "--values may change)"
                 )
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = manifest.with_suffix(".json.tmp")
