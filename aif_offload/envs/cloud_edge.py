@@ -112,17 +112,22 @@ class CloudEdgeLLMEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        self.core.sim.reset([int(self.np_random.integers(2**63 - 1))])
+        # The hidden world (server speeds) stays over episodes until a seed or a world_seed is given.
+        world = (options or {}).get("world_seed", seed)
+        self.core.sim.reset(
+            [int(self.np_random.integers(2**63 - 1))],
+            world_seeds=None if world is None else [int(world)],
+        )
         self._started = True
         return self.core.observe()[0], {}
 
     def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        result, true_load = self.core.step(action)
+        result, truth = self.core.step(action)
         truncated = bool(self.core.sim.done[0])
         observation = self.core.observe()[0]
-        info = {key: value[0] for key, value in self.core.info(result, true_load).items()}
+        info = {key: value[0] for key, value in self.core.info(result, truth).items()}
         info = {k: v.item() if np.ndim(v) == 0 else v for k, v in info.items()}
         info["failure"] = failure_name(info["failure"])
         if truncated:

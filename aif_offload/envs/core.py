@@ -9,6 +9,7 @@ from gymnasium import spaces
 
 from aif_offload.envs.observation import ObservationLayout, encode
 from aif_offload.scenarios import load_scenario
+from aif_offload.sim.llm_latency import kv_cache_bytes
 from aif_offload.sim.outcome import FAILURE_REASONS, Outcome, fits
 from aif_offload.sim.scenario import Scenario
 from aif_offload.sim.simulator import BatchedSimulator
@@ -42,7 +43,7 @@ class EnvCore:
             raise ValueError(f"reward: unknown kind '{reward}', allowed: {', '.join(REWARD_KINDS)}")
         self.scenario = resolve_scenario(scenario, t_max_s, load_percent)
         self.sim = BatchedSimulator(self.scenario, batch_size)
-        self.layout = ObservationLayout(self.sim.servers.num_servers)
+        self.layout = ObservationLayout.for_scenario(self.scenario)
         self.flatten_actions = flatten_actions
         self.reward_kind = reward
         low, high = self.layout.bounds(self.scenario)
@@ -74,27 +75,32 @@ class EnvCore:
             )
         return actions.astype(np.int64).reshape(-1, nvec.size)
 
-    def step(self, actions) -> tuple[Outcome, np.ndarray]:
+    def step(self, actions) -> tuple[Outcome, dict[str, np.ndarray]]:
         """Dispatch with the state the last observation was made from.
 
-        Returns the outcome and the true load (B, 3, S) when the task was dispatched.
+        Returns the outcome and the truth when the task was dispatched: ``true_load`` (B, 3, S)
+        and the hidden world's ``true_*`` arrays (:meth:`BatchedSimulator.truth`).
         """
         state = self._state
-        true_load = 1.0 - state.remaining / self.sim.servers.capacity[None]
-        return self.sim.step(self.to_multi(actions), state), true_load
+        truth = {"true_load": 1.0 - state.remaining / self.sim.servers.capacity[None]}
+        truth.update(self.sim.truth())
+        return self.sim.step(self.to_multi(actions), state), truth
 
     # Observation, masks, info ---------------------------------------------------------------
     def observe(self) -> np.ndarray:
         self._state = self.sim.task_state()
         view = self.sim.agent_view(self._state)
         self._view = view
-        return np.clip(encode(view), self.observation_space.low, self.observation_space.high)
+        encoded = encode(view, clock=self.layout.clock)
+        return np.clip(encoded, self.observation_space.low, self.observation_space.high)
 
     def feasible(self) -> np.ndarray:
-        """(B, S, C, W, M) allocations that fit what the agent is told is left (reports, if partial)."""
+        """(B, S, C, W, M) allocations that fit what the agent is told: the reported load and the
+        KV cache of the prompt and the *predicted* output length."""
         view, servers = self._view, self.sim.servers
         remaining = view.remaining_fraction * servers.capacity[None]
-        return fits(self.scenario, servers, remaining, self._state.kv_need_gb)
+        told_gb = kv_cache_bytes(self.sim.model, view.prompt_tokens + view.output_tokens) / 1e9
+        return fits(self.scenario, servers, remaining, told_gb)
 
     def action_masks(self) -> np.ndarray:
         """Masks in the layout MaskablePPO expects: flat joint mask, or per-dimension masks joined."""
@@ -117,15 +123,18 @@ class EnvCore:
         return np.asarray(result.reward, dtype=np.float64)
 
     @staticmethod
-    def info(result: Outcome, true_load: np.ndarray) -> dict[str, np.ndarray]:
+    def info(result: Outcome, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per-environment facts of the dispatched task (arrays leading with B).
 
-        ``true_load`` (B, 3, S), the used fraction of compute, bandwidth and memory of every
-        server when the task was dispatched, is the hidden state, there for belief diagnostics:
-        agents must not act on it.
+        Keys starting with ``true_`` are the hidden state when the task was dispatched, there for
+        belief diagnostics: agents must not act on them. ``true_load`` (B, 3, S) is the used
+        fraction of compute, bandwidth and memory of every server (other tenants included);
+        ``true_tenant_gpus`` and ``true_tenant_regime`` (B, S) the other tenants' GPUs and regime
+        (-1: none); ``true_speed_factor`` (B, S) each server's hidden speed (1 = nominal);
+        ``true_output_tokens`` (B,) the task's true output length.
         """
         return {
-            "true_load": true_load,
+            **truth,
             "latency_s": result.latency_s,
             "transmission_s": result.transmission_s,
             "propagation_s": result.propagation_s,

@@ -11,6 +11,7 @@ from aif_offload.sim.simulator import AgentView
 
 SERVER_BLOCKS = ("distance_km", "remaining_compute", "remaining_bandwidth", "remaining_memory")
 TASK_FIELDS = ("prompt_ktokens", "output_ktokens", "request_kb", "reply_kb", "t_max_s")
+CLOCK_FIELD = "gap_s"  # time since the previous task, with ``observation.clock``
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,19 @@ class ObservationLayout:
     """Where each named field sits in the flat observation vector."""
 
     num_servers: int
+    clock: bool = False
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario) -> ObservationLayout:
+        return cls(scenario.num_servers, clock=scenario.observation.clock)
+
+    @property
+    def task_fields(self) -> tuple[str, ...]:
+        return (*TASK_FIELDS, CLOCK_FIELD) if self.clock else TASK_FIELDS
 
     @property
     def size(self) -> int:
-        return len(SERVER_BLOCKS) * self.num_servers + len(TASK_FIELDS)
+        return len(SERVER_BLOCKS) * self.num_servers + len(self.task_fields)
 
     def slice(self, name: str) -> slice:
         """Slice of a field: a server block has one entry per server, a task field one entry."""
@@ -29,22 +39,22 @@ class ObservationLayout:
         if name in SERVER_BLOCKS:
             i = SERVER_BLOCKS.index(name)
             return slice(i * s, (i + 1) * s)
-        if name in TASK_FIELDS:
-            i = len(SERVER_BLOCKS) * s + TASK_FIELDS.index(name)
+        if name in self.task_fields:
+            i = len(SERVER_BLOCKS) * s + self.task_fields.index(name)
             return slice(i, i + 1)
         raise KeyError(
-            f"observation field '{name}' unknown, allowed: {SERVER_BLOCKS + TASK_FIELDS}"
+            f"observation field '{name}' unknown, allowed: {SERVER_BLOCKS + self.task_fields}"
         )
 
     def get(self, observation: np.ndarray, name: str) -> np.ndarray:
         """A field of a (..., size) observation; task fields come back without the last axis."""
         value = observation[..., self.slice(name)]
-        return value[..., 0] if name in TASK_FIELDS else value
+        return value[..., 0] if name in self.task_fields else value
 
     def names(self) -> list[str]:
         """One label per entry, e.g. 'distance_km[cloud]'."""
         return [f"{b}[{j}]" for b in SERVER_BLOCKS for j in range(self.num_servers)] + list(
-            TASK_FIELDS
+            self.task_fields
         )
 
     def bounds(self, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
@@ -72,10 +82,12 @@ class ObservationLayout:
         high[self.slice("request_kb")] = kb
         high[self.slice("reply_kb")] = kb
         high[self.slice("t_max_s")] = 3600.0
+        if self.clock:
+            high[self.slice(CLOCK_FIELD)] = 3600.0
         return low, high
 
 
-def encode(view: AgentView) -> np.ndarray:
+def encode(view: AgentView, *, clock: bool = False) -> np.ndarray:
     """Flatten an AgentView (batch B) into (B, size) float32, in ObservationLayout order."""
     rows = [
         view.distance_km,
@@ -88,4 +100,6 @@ def encode(view: AgentView) -> np.ndarray:
         view.reply_kb[:, None],
         view.t_max_s[:, None],
     ]
+    if clock:
+        rows.append(view.gap_s[:, None])
     return np.concatenate(rows, axis=1).astype(np.float32)

@@ -64,7 +64,11 @@ class SB3VecEnv(VecEnv):
         observation, reward, terminated, truncated, info = self.vector.step(self._actions)
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [
-            {key: value[i] for key, value in info.items() if key not in ("final_obs", "true_load")}
+            {
+                key: value[i]
+                for key, value in info.items()
+                if key != "final_obs" and not key.startswith("true_")
+            }
             for i in range(self.num_envs)
         ]
         for i in np.flatnonzero(dones):

@@ -56,7 +56,12 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Seed env i with ``seed + i`` (an int), ``seed[i]`` (a list) or fresh entropy (None)."""
+        """Seed env i with ``seed + i`` (an int), ``seed[i]`` (a list) or fresh entropy (None).
+
+        ``options={"world_seeds": [...]}`` fixes each env's hidden world (its servers' speed factors),
+        which then stays the same over its autoreset episodes; by default it is env i's seed, so
+        workloads seeded apart (training and held-out evaluation) can share one world.
+        """
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int | np.integer):
@@ -68,7 +73,10 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
         # Each env's episodes are seeded from its own stream: the first from the given seed, the
         # following ones (autoreset) from the next draws, so env i never depends on env j.
         self._seeders = [np.random.default_rng(s) for s in seeds]
-        self.core.sim.reset(self._episode_seeds(np.arange(self.num_envs)))
+        worlds = list((options or {}).get("world_seeds", seeds))
+        if len(worlds) != self.num_envs:
+            raise ValueError(f"options.world_seeds: needs {self.num_envs} seeds, got {len(worlds)}")
+        self.core.sim.reset(self._episode_seeds(np.arange(self.num_envs)), world_seeds=worlds)
         return self.core.observe(), {}
 
     def _episode_seeds(self, envs: np.ndarray) -> list[int]:
@@ -79,9 +87,9 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._seeders:
             raise RuntimeError("call reset() before step()")
-        result, true_load = self.core.step(actions)
+        result, truth = self.core.step(actions)
         reward = self.core.reward(result)
-        info = self.core.info(result, true_load)
+        info = self.core.info(result, truth)
         truncated = self.core.sim.done.copy()
         terminated = np.zeros(self.num_envs, dtype=bool)
         if truncated.any():

@@ -48,8 +48,11 @@ def _check_seeds(seeds: Sequence[int]) -> None:
 
 
 def _env(scenario: Scenario, seeds: Sequence[int], offset: int):
+    """Workloads seeded ``seed + offset``, in the world of the run's seed (the same servers)."""
     env = CloudEdgeLLMVectorEnv(len(seeds), scenario)
-    observation, _ = env.reset(seed=[int(s) + offset for s in seeds])
+    observation, _ = env.reset(
+        seed=[int(s) + offset for s in seeds], options={"world_seeds": [int(s) for s in seeds]}
+    )
     return env, observation
 
 
@@ -119,7 +122,10 @@ def run_agent(
         raise ValueError(f"eval_episodes: must be >= 0, got {eval_episodes}")
     _check_seeds(seeds)
     env, observation = _env(scenario, seeds, 0)
-    context = EnvContext(env.scenario, env.core.sim.action_nvec, env.core.layout, len(seeds))
+    # Agents are built from the nominal view: what an operator is told, never the hidden truth.
+    context = EnvContext(
+        env.scenario.nominal_view(), env.core.sim.action_nvec, env.core.layout, len(seeds)
+    )
     switches = dict(schedule)
     for start, later in switches.items():
         probe = CloudEdgeLLMVectorEnv(1, later)

@@ -21,6 +21,7 @@ OUT_OF_BANDWIDTH = 2
 OUT_OF_MEMORY = 3
 MEMORY_BELOW_KV_NEED = 4
 DEADLINE_EXCEEDED = 5
+KV_CACHE_OVERFLOW = 6
 FAILURE_REASONS = (
     "completed",
     "out_of_compute",
@@ -28,6 +29,7 @@ FAILURE_REASONS = (
     "out_of_memory",
     "memory_below_kv_need",
     "deadline_exceeded",
+    "kv_cache_overflow",
 )
 
 
@@ -57,6 +59,9 @@ class TaskState:
     remaining: np.ndarray  # (B, 3, S) compute TFLOPS, bandwidth MHz, memory GB left now
     earliest_free_s: np.ndarray  # (B, S) when each server's first processing slot frees
     terminal_moves: bool = True  # False: the reply goes back over d1 (a forecast without motion)
+    # Output length unknown at dispatch: the server admits on the prompt's KV cache alone and the
+    # task fails (kv_cache_overflow) when its cache outgrows the reservation. None: known (paper).
+    kv_prompt_gb: np.ndarray | None = None  # (B,)
 
 
 def link_terms(
@@ -103,8 +108,13 @@ class Outcome:
 
     @property
     def admitted(self) -> np.ndarray:
-        """The task got its resources (completed, or ran until abandoned at the deadline)."""
-        return (self.failure == COMPLETED) | (self.failure == DEADLINE_EXCEEDED)
+        """The task got its resources (completed, ran until abandoned at the deadline, or ran
+        until its KV cache overflowed)."""
+        return (
+            (self.failure == COMPLETED)
+            | (self.failure == DEADLINE_EXCEEDED)
+            | (self.failure == KV_CACHE_OVERFLOW)
+        )
 
 
 def _per_env(values: np.ndarray, env: np.ndarray, *index: np.ndarray) -> np.ndarray:
@@ -187,6 +197,22 @@ def evaluate(
     failure = _failure(
         state, servers, env, server, compute_share, bandwidth_mhz, memory_gb, latency_s
     )
+    if state.kv_prompt_gb is not None:
+        # Unknown output length: a cache that outgrows its reservation ends the task when it is
+        # full, after the share of decoding that fit (decode time taken as linear in the tokens).
+        kv_prompt, kv_need = _lead(state.kv_prompt_gb, ndim), _lead(state.kv_need_gb, ndim)
+        overflow = (memory_gb < kv_need) & (memory_gb >= kv_prompt)
+        fit = np.clip((memory_gb - kv_prompt) / np.maximum(kv_need - kv_prompt, 1e-12), 0.0, 1.0)
+        compute_s = np.where(overflow, compute_s * fit, compute_s)
+        compute_end_s = start_s + compute_s
+        transmission_s = np.where(overflow, uplink_s, transmission_s)
+        propagation_s = np.where(overflow, there_s, propagation_s)
+        latency_s = np.where(overflow, uplink_s + there_s + queueing_s + compute_s, latency_s)
+        runs = overflow & ((failure == COMPLETED) | (failure == DEADLINE_EXCEEDED))
+        late = latency_s > _lead(state.t_max_s, ndim)
+        failure = np.where(
+            runs, np.where(late, DEADLINE_EXCEEDED, KV_CACHE_OVERFLOW), failure
+        ).astype(np.int8)
     completed = failure == COMPLETED
     accuracy = np.where(completed, servers.pass_at_100[server], 0.0)
     value = 1.0 / latency_s + servers.pass_at_100[server]
@@ -225,7 +251,8 @@ def _failure(
         (memory_gb, remaining[:, MEMORY], OUT_OF_MEMORY),
     )
     failure = np.where(latency_s > _lead(state.t_max_s, ndim), DEADLINE_EXCEEDED, COMPLETED)
-    failure = np.where(memory_gb < _lead(state.kv_need_gb, ndim), MEMORY_BELOW_KV_NEED, failure)
+    admission_gb = state.kv_need_gb if state.kv_prompt_gb is None else state.kv_prompt_gb
+    failure = np.where(memory_gb < _lead(admission_gb, ndim), MEMORY_BELOW_KV_NEED, failure)
     for asked, left, reason in reversed(checks):
         failure = np.where(asked > _per_env(left, env, server) + tolerance, reason, failure)
     return failure.astype(np.int8)

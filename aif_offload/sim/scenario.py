@@ -56,6 +56,11 @@ class TokenConfig(_Frozen):
     prompt_max: int = Field(512, ge=1)
     output_min: int = Field(248, ge=1)
     output_max: int = Field(272, ge=1)
+    output_distribution: Literal["uniform", "lognormal"] = "uniform"
+    """uniform: integers in [output_min, output_max] (the paper's near-fixed completions);
+    lognormal: median ``output_median``, log-sd ``output_sigma``, clipped to that range."""
+    output_median: float = Field(130.0, gt=0)
+    output_sigma: float = Field(1.0, ge=0, le=3)
     bytes_per_token: float = Field(4.0, gt=0)
     header_bytes: float = Field(1024.0, ge=0)
 
@@ -190,6 +195,94 @@ class ObservationConfig(_Frozen):
     """full: exact remaining resources now; partial: noisy reports from some decisions ago."""
     report_delay_steps: int = Field(2, ge=0, le=1000)
     report_noise_std: float = Field(0.05, ge=0, le=1)
+    clock: bool = False
+    """Add ``gap_s``, the time since the previous task, to the observation (a router knows its clock)."""
+    output_prediction: Literal["exact", "noisy", "band"] = "exact"
+    """What the observation says of the output length: exact (the paper: known at dispatch), noisy
+    (the true length times a log-normal error of log-sd ``prediction_sigma``) or band (the geometric
+    middle of the band [r^k, r^(k+1)) holding the true length, r = ``band_ratio``). Unless exact, the
+    length is realised at the server and a KV cache that outgrows its reservation fails the task."""
+    prediction_sigma: float = Field(0.5, ge=0, le=3)
+    band_ratio: float = Field(2.0, gt=1, le=100)
+
+    @property
+    def output_known(self) -> bool:
+        """The true output length is known at dispatch (the paper's assumption)."""
+        return self.output_prediction == "exact"
+
+
+class TenantRegime(_Frozen):
+    """One regime of the other tenants' traffic on a server (e.g. quiet, busy, surge)."""
+
+    name: str = Field(min_length=1)
+    arrival_per_s: float = Field(ge=0, le=1e4)
+    """Jobs of other tenants started per second; each holds one whole GPU."""
+    mean_dwell_s: float = Field(gt=0, le=1e7)
+    """Mean time spent in this regime before switching to another (chosen uniformly)."""
+
+
+class TenantConfig(_Frozen):
+    """Other tenants on one server: a birth-death chain over their busy GPUs, regime-switching.
+
+    In regime r jobs arrive at ``arrival_per_s``, each holds one GPU for an exponential time of mean
+    ``mean_job_s`` and is lost when all ``max_gpus`` are theirs (an M/M/c/c queue per regime). A busy
+    GPU takes its compute, its KV memory and its share of the processing slots from the agent.
+    """
+
+    mean_job_s: float = Field(gt=0, le=1e7)
+    max_gpus: int | None = Field(None, ge=1, le=100_000)
+    """Most GPUs the tenants may hold at once (default: all of the server's)."""
+    regimes: tuple[TenantRegime, ...] = Field(min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _names(self) -> TenantConfig:
+        names = [r.name for r in self.regimes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"regimes: names must be unique, got {names}")
+        return self
+
+
+class ServiceConfig(_Frozen):
+    """How true service times stray from the nominal (eq. 8's L_c from the GPU profile).
+
+    compute time = nominal / (speed x drift x throttle) x task noise, with each server's hidden speed
+    factor log-normal (drawn once per world seed), a slow Ornstein-Uhlenbeck drift of the log speed,
+    throttling spells (a two-state Markov chain) and log-normal per-task noise. All off by default.
+    """
+
+    speed_sigma: float = Field(0.0, ge=0, le=3)
+    """Log-sd of each server's hidden speed factor (median 1), drawn per world seed."""
+    drift_sigma: float = Field(0.0, ge=0, le=3)
+    """Stationary log-sd of the slow drift of every server's speed."""
+    drift_time_s: float = Field(600.0, gt=0, le=1e7)
+    """Correlation time of the drift."""
+    throttle_per_s: float = Field(0.0, ge=0, le=100)
+    """Rate at which a throttling spell starts on a server that is not throttled."""
+    throttle_mean_s: float = Field(30.0, gt=0, le=1e7)
+    """Mean length of a throttling spell."""
+    throttle_speed: float = Field(0.5, gt=0, le=1)
+    """Speed during a spell, as a fraction of the server's speed."""
+    task_sigma: float = Field(0.0, ge=0, le=3)
+    """Log-sd of the per-task noise on the compute time (median 1)."""
+
+    @property
+    def varies(self) -> bool:
+        return bool(self.speed_sigma or self.drift_sigma or self.throttle_per_s or self.task_sigma)
+
+
+class HiddenConfig(_Frozen):
+    """The truth an operator is not told: other tenants and how fast the servers really are."""
+
+    tenants: dict[str, TenantConfig] = {}
+    """Other tenants per server name; servers not listed have none."""
+    service: ServiceConfig = ServiceConfig()
+
+
+class NominalConfig(_Frozen):
+    """What the operator is told beyond the spec sheets (the agents' view of the hidden world)."""
+
+    tenant_gpus: dict[str, float] = {}
+    """Mean GPUs the other tenants hold, per server name; default: the true stationary mean."""
 
 
 class RewardConfig(_Frozen):
@@ -214,6 +307,8 @@ class Scenario(_Frozen):
     actions: ActionConfig = ActionConfig()
     observation: ObservationConfig = ObservationConfig()
     reward: RewardConfig = RewardConfig()
+    hidden: HiddenConfig = HiddenConfig()
+    nominal: NominalConfig = NominalConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -233,11 +328,62 @@ class Scenario(_Frozen):
                     f"servers[{i}].gpu: {server.gpu!r} has {self.gpus[server.gpu].memory_gb} GB, "
                     f"not more than the model's {weights_gb:.1f} GB of weights"
                 )
+        for table, field in (
+            (self.hidden.tenants, "hidden.tenants"),
+            (self.nominal.tenant_gpus, "nominal.tenant_gpus"),
+        ):
+            for name in table:
+                if name not in names:
+                    raise ValueError(f"{field}.{name}: unknown server, allowed: {names}")
+        by_name = {s.name: s for s in self.servers}
+        for name, tenants in self.hidden.tenants.items():
+            if tenants.max_gpus is not None and tenants.max_gpus > by_name[name].num_gpus:
+                raise ValueError(
+                    f"hidden.tenants.{name}.max_gpus: {tenants.max_gpus} exceeds the server's "
+                    f"num_gpus {by_name[name].num_gpus}"
+                )
+        for name, gpus in self.nominal.tenant_gpus.items():
+            if not 0 <= gpus <= by_name[name].num_gpus:
+                raise ValueError(
+                    f"nominal.tenant_gpus.{name}: must be in [0, {by_name[name].num_gpus}], got {gpus}"
+                )
         return self
 
     @property
     def num_servers(self) -> int:
         return len(self.servers)
+
+    @property
+    def has_hidden_world(self) -> bool:
+        """Tenants, varying service times or output lengths unknown at dispatch are on."""
+        return bool(
+            self.hidden.tenants or self.hidden.service.varies or not self.observation.output_known
+        )
+
+    def nominal_view(self) -> Scenario:
+        """What an agent is built from: the scenario without its ``hidden`` truth.
+
+        The operator is told the tenants' mean load (``nominal.tenant_gpus``, by default the true
+        stationary mean); nothing else of the hidden world survives. For a scenario without a hidden
+        world (``paper``) the view is the scenario itself.
+        """
+        if not (self.hidden.tenants or self.hidden.service.varies):
+            return self
+        from aif_offload.sim.tenants import stationary_mean_gpus  # the schema needs no NumPy maths
+
+        told = {
+            server.name: self.nominal.tenant_gpus.get(
+                server.name,
+                stationary_mean_gpus(self.hidden.tenants[server.name], server.num_gpus)
+                if server.name in self.hidden.tenants
+                else 0.0,
+            )
+            for server in self.servers
+            if server.name in self.hidden.tenants or server.name in self.nominal.tenant_gpus
+        }
+        return self.model_copy(
+            update={"hidden": HiddenConfig(), "nominal": NominalConfig(tenant_gpus=told)}
+        )
 
     def with_overrides(
         self, *, t_max_s: float | None = None, load_percent: float | None = None

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from aif_offload.sim import channel, outcome
+from aif_offload.sim.hidden import draw_hidden, world_generator
 from aif_offload.sim.llm_latency import full_gpu_compute_time_s, kv_cache_bytes
 from aif_offload.sim.mobility import build_terminals, positions_at, terminal_kinds
 from aif_offload.sim.outcome import Outcome, TaskState
 from aif_offload.sim.queues import ParallelSlots, Reservations
 from aif_offload.sim.scenario import Scenario
-from aif_offload.sim.topology import build_servers, model_spec, reservation_slots
+from aif_offload.sim.topology import (
+    COMPUTE,
+    MEMORY,
+    build_servers,
+    model_spec,
+    reservation_slots,
+)
 from aif_offload.sim.workload import build_episodes, draw_raw, stack_raw
 
 ACTION_FIELDS = ("server", "compute", "bandwidth", "memory")
@@ -30,10 +37,11 @@ class AgentView:
     distance_km: np.ndarray  # (B, S) terminal to each server
     remaining_fraction: np.ndarray  # (B, 3, S) reported compute, bandwidth, memory left
     prompt_tokens: np.ndarray  # (B,)
-    output_tokens: np.ndarray  # (B,)
+    output_tokens: np.ndarray  # (B,) predicted output length (the true one if known at dispatch)
     request_kb: np.ndarray  # (B,)
-    reply_kb: np.ndarray  # (B,)
+    reply_kb: np.ndarray  # (B,) predicted reply size
     t_max_s: np.ndarray  # (B,)
+    gap_s: np.ndarray  # (B,) time since the previous task (observed only with observation.clock)
 
 
 class BatchedSimulator:
@@ -41,7 +49,8 @@ class BatchedSimulator:
 
     At reset every quantity that does not depend on the agent's actions is computed for the whole
     episode at once (terminal positions at each issue time, d1, link budgets, uplink rates, compute
-    times, KV needs); a step gathers the current task's row and applies the action.
+    times, KV needs, and the hidden world: other tenants' GPUs, true speeds, true output lengths);
+    a step gathers the current task's row and applies the action.
     """
 
     def __init__(self, scenario: Scenario, batch_size: int = 1) -> None:
@@ -50,7 +59,7 @@ class BatchedSimulator:
         self.scenario = scenario
         self.batch_size = batch_size
         self.servers = build_servers(scenario)
-        self._model = model_spec(scenario)
+        self.model = model_spec(scenario)
         actions = scenario.actions
         self.action_nvec = np.array(
             [
@@ -68,7 +77,11 @@ class BatchedSimulator:
         self.task_index = np.zeros(b, dtype=np.int64)
         self._env = np.arange(b)
         self._rngs: list[np.random.Generator | None] = [None] * b
+        self._hidden_rngs: list[np.random.Generator | None] = [None] * b
+        self._world_seeds: list[int | None] = [None] * b
         self._seeded = False
+        self._hidden = scenario.has_hidden_world
+        self._tenants = bool(scenario.hidden.tenants)
         # Per-task arrays of the current episode, (B, N, ...).
         self.arrival_s = np.zeros((b, n))
         self.terminal = np.zeros((b, n), dtype=np.int64)
@@ -86,14 +99,49 @@ class BatchedSimulator:
         self._report_noise = np.zeros((b, n, 3, s))
         self._reports = np.ones((b, n + 1, 3, s))  # true fractions left before each task
         self._t_max_s = np.full(b, scenario.episode.t_max_s)
+        # The hidden world (defaults: none of it, as in ``paper``).
+        self.predicted_output_tokens = self.output_tokens
+        self._predicted_reply_bits = self._reply_bits
+        self._kv_prompt_gb = np.zeros((b, n))
+        self._tenant_gpus = np.zeros((b, n, s))
+        self._tenant_regime = np.full((b, n, s), -1, dtype=np.int64)
+        self._tenant_use = np.zeros((b, n, 3, s))
+        self._tenant_slots = np.zeros((b, n, s), dtype=np.int64)
+        self._speed_factor = np.ones((b, n, s))
+        self._time_factor = np.ones((b, n, s))
+        if self._hidden:
+            self.predicted_output_tokens = np.zeros((b, n), dtype=np.int64)
+            self._predicted_reply_bits = np.zeros((b, n))
+        gpus = np.array([sv.num_gpus for sv in scenario.servers], dtype=float)
+        self._per_tenant_gpu = np.zeros((3, s))  # what one busy tenant GPU takes
+        self._per_tenant_gpu[COMPUTE] = self.servers.gpu_tflops
+        self._per_tenant_gpu[MEMORY] = self.servers.capacity[MEMORY] / gpus
+        self._slots_per_gpu = self.servers.max_parallel / gpus
 
     # ----------------------------------------------------------------------------------- reset
-    def reset(self, seeds, envs: np.ndarray | None = None) -> None:
-        """Start a new episode in ``envs`` (default all) from one integer seed each."""
+    def reset(self, seeds, envs: np.ndarray | None = None, world_seeds=None) -> None:
+        """Start a new episode in ``envs`` (default all) from one integer seed each.
+
+        ``world_seeds`` fix each environment's hidden world (its servers' speed factors) for this and
+        later episodes; by default an environment keeps the world it had, and its first world is
+        that of its first episode seed.
+        """
         envs = self._env if envs is None else np.asarray(envs, dtype=np.int64)
         seeds = np.broadcast_to(np.asarray(seeds, dtype=object), envs.shape)
-        for env, seed in zip(envs, seeds, strict=True):
-            self._rngs[env] = np.random.default_rng(None if seed is None else int(seed))
+        worlds = (
+            None
+            if world_seeds is None
+            else np.broadcast_to(np.asarray(world_seeds, dtype=object), envs.shape)
+        )
+        for i, (env, seed) in enumerate(zip(envs, seeds, strict=True)):
+            rng = np.random.default_rng(None if seed is None else int(seed))
+            self._rngs[env] = rng
+            self._hidden_rngs[env] = rng.spawn(1)[0]
+            world = None if worlds is None else worlds[i]
+            if world is not None:
+                self._world_seeds[env] = int(world)
+            elif worlds is not None or self._world_seeds[env] is None:
+                self._world_seeds[env] = int(rng.bit_generator.seed_seq.entropy)
         self._new_episodes(envs)
         self._seeded = True
 
@@ -130,6 +178,8 @@ class BatchedSimulator:
             sigma * episodes.shadowing_down_z,
         )
         tokens = scenario.tokens
+        if self._hidden:
+            output = self._new_hidden_world(envs, arrival, prompt, output)
         self.arrival_s[envs] = arrival
         self.terminal[envs] = who
         self.prompt_tokens[envs] = prompt
@@ -142,7 +192,9 @@ class BatchedSimulator:
         self._full_time_s[envs] = np.stack(
             [full_gpu_compute_time_s(p, prompt, output) for p in servers.profiles], axis=-1
         )
-        self._kv_need_gb[envs] = kv_cache_bytes(self._model, prompt + output) / 1e9
+        if self._hidden:
+            self._full_time_s[envs] *= self._time_factor[envs]
+        self._kv_need_gb[envs] = kv_cache_bytes(self.model, prompt + output) / 1e9
         self._request_bits[envs] = 8.0 * (prompt * tokens.bytes_per_token + tokens.header_bytes)
         self._reply_bits[envs] = 8.0 * (output * tokens.bytes_per_token + tokens.header_bytes)
         self._report_noise[envs] = episodes.report_noise_z
@@ -150,6 +202,38 @@ class BatchedSimulator:
         self.slots.clear(envs)
         self.task_index[envs] = 0
         self._reports[envs, 0] = 1.0
+        if self._tenants:
+            self._reports[envs, 0] = self.remaining()[envs] / servers.capacity[None]
+
+    def _new_hidden_world(
+        self, envs: np.ndarray, arrival: np.ndarray, prompt: np.ndarray, output: np.ndarray
+    ) -> np.ndarray:
+        """Draw the hidden world of ``envs``; returns the true output lengths."""
+        scenario, servers = self.scenario, self.servers
+        hidden = draw_hidden(
+            scenario,
+            servers,
+            [self._hidden_rngs[env] for env in envs],
+            [world_generator(self._world_seeds[env]) for env in envs],
+            arrival,
+            prompt,
+            output,
+        )
+        tokens = scenario.tokens
+        self.predicted_output_tokens[envs] = hidden.predicted_output_tokens
+        self._predicted_reply_bits[envs] = 8.0 * (
+            hidden.predicted_output_tokens * tokens.bytes_per_token + tokens.header_bytes
+        )
+        self._kv_prompt_gb[envs] = kv_cache_bytes(self.model, prompt) / 1e9
+        self._tenant_gpus[envs] = hidden.tenant_gpus
+        self._tenant_regime[envs] = hidden.tenant_regime
+        self._tenant_use[envs] = hidden.tenant_gpus[:, :, None, :] * self._per_tenant_gpu
+        self._tenant_slots[envs] = np.rint(hidden.tenant_gpus * self._slots_per_gpu).astype(
+            np.int64
+        )
+        self._speed_factor[envs] = hidden.speed_factor
+        self._time_factor[envs] = hidden.time_factor
+        return hidden.output_tokens
 
     # ------------------------------------------------------------------------------- queries
     @property
@@ -171,8 +255,36 @@ class BatchedSimulator:
         return self.arrival_s[self._row()]
 
     def remaining(self) -> np.ndarray:
-        """(B, 3, S) true compute TFLOPS, bandwidth MHz and KV memory GB left now."""
-        return self.servers.capacity[None] - self.reservations.in_use.transpose(0, 2, 1)
+        """(B, 3, S) true compute TFLOPS, bandwidth MHz and KV memory GB left now.
+
+        Other tenants' GPUs count as used; while they hold more than the agent's tasks left free
+        (tenants are placed first and running tasks are never pre-empted) nothing is left.
+        """
+        left = self.servers.capacity[None] - self.reservations.in_use.transpose(0, 2, 1)
+        if self._tenants:
+            left = np.maximum(left - self._tenant_use[self._row()], 0.0)
+        return left
+
+    def _earliest_start_s(self) -> np.ndarray:
+        """(B, S) when a new task could start: with m slots held by tenants, the (m+1)-th slot
+        of the agent's to free up (m = 0: the earliest-finishing task, eq. 8's L_q)."""
+        if not self._tenants:
+            return self.slots.earliest_free_s()
+        held = self._tenant_slots[self._row()]  # (B, S)
+        order = np.sort(self.slots.free_at_s, axis=-1)
+        width = order.shape[-1]
+        start = np.take_along_axis(order, np.minimum(held, width - 1)[..., None], axis=-1)[..., 0]
+        return np.where(held < self.servers.max_parallel, start, np.inf)
+
+    def truth(self) -> dict[str, np.ndarray]:
+        """The hidden state at the current task, for diagnostics and the oracle only (``true_*``)."""
+        row = self._row()
+        return {
+            "true_tenant_gpus": self._tenant_gpus[row],
+            "true_tenant_regime": self._tenant_regime[row],
+            "true_speed_factor": self._speed_factor[row],
+            "true_output_tokens": self.output_tokens[row].astype(float),
+        }
 
     def _row(self) -> tuple:
         """Index of every environment's current task: a plain slice when all are in step."""
@@ -201,7 +313,10 @@ class BatchedSimulator:
             kv_need_gb=self._kv_need_gb[row],
             t_max_s=self._t_max_s,
             remaining=self.remaining(),
-            earliest_free_s=self.slots.earliest_free_s(),
+            earliest_free_s=self._earliest_start_s(),
+            kv_prompt_gb=None
+            if self.scenario.observation.output_known
+            else self._kv_prompt_gb[row],
         )
 
     def agent_view(self, state: TaskState | None = None) -> AgentView:
@@ -215,14 +330,16 @@ class BatchedSimulator:
             lagged = np.maximum(k - obs.report_delay_steps, 0)
             noise = self._report_noise[env, k] * obs.report_noise_std
             reported = np.clip(self._reports[env, lagged] + noise, 0.0, 1.0)
+        gap = self.arrival_s[env, k] - self.arrival_s[env, np.maximum(k - 1, 0)]
         return AgentView(
             distance_km=state.distance_m / 1000.0,
             remaining_fraction=reported,
             prompt_tokens=self.prompt_tokens[env, k].astype(float),
-            output_tokens=self.output_tokens[env, k].astype(float),
+            output_tokens=self.predicted_output_tokens[env, k].astype(float),
             request_kb=state.request_bits / 8000.0,
-            reply_kb=state.reply_bits / 8000.0,
+            reply_kb=self._predicted_reply_bits[env, k] / 8000.0,
             t_max_s=state.t_max_s,
+            gap_s=gap,
         )
 
     def check_actions(self, actions: np.ndarray) -> np.ndarray:
