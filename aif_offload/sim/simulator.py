@@ -203,7 +203,8 @@ class BatchedSimulator:
         self.task_index[envs] = 0
         self._reports[envs, 0] = 1.0
         if self._tenants:
-            self._reports[envs, 0] = self.remaining()[envs] / servers.capacity[None]
+            idle = np.maximum(servers.capacity[None] - self._tenant_use[envs, 0], 0.0)
+            self._reports[envs, 0] = idle / servers.capacity[None]
 
     def _new_hidden_world(
         self, envs: np.ndarray, arrival: np.ndarray, prompt: np.ndarray, output: np.ndarray
@@ -274,7 +275,9 @@ class BatchedSimulator:
         order = np.sort(self.slots.free_at_s, axis=-1)
         width = order.shape[-1]
         start = np.take_along_axis(order, np.minimum(held, width - 1)[..., None], axis=-1)[..., 0]
-        return np.where(held < self.servers.max_parallel, start, np.inf)
+        # Every slot held by tenants: the task would wait past its deadline (finite, so latencies are).
+        abandon = (self.now_s() + self._t_max_s)[:, None]
+        return np.where(held < self.servers.max_parallel, start, abandon)
 
     def truth(self) -> dict[str, np.ndarray]:
         """The hidden state at the current task, for diagnostics and the oracle only (``true_*``)."""
