@@ -21,16 +21,19 @@ def test_registered_on_import():
 
 
 @pytest.mark.parametrize("flatten", [False, True])
-@pytest.mark.parametrize("scenario", ["paper", "paper-full", "azure-conv"])
+@pytest.mark.parametrize(
+    "scenario", ["paper", "paper-full", "azure-conv", "azure-code", "paper-hidden", "metro"]
+)
 def test_gymnasium_env_checker(scenario, flatten):
     env = gym.make(ENV_ID, scenario=scenario, flatten_actions=flatten)
     check_env(env.unwrapped, skip_render_check=True)
 
 
 @pytest.mark.parametrize("flatten", [False, True])
-def test_stable_baselines3_env_checker(flatten, recwarn):
+@pytest.mark.parametrize("scenario", ["paper", "paper-hidden", "metro"])
+def test_stable_baselines3_env_checker(scenario, flatten, recwarn):
     sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
-    sb3_checker.check_env(CloudEdgeLLMEnv("paper", flatten_actions=flatten), warn=True)
+    sb3_checker.check_env(CloudEdgeLLMEnv(scenario, flatten_actions=flatten), warn=True)
     # SB3 warns about anything it dislikes (spaces, dtypes, bounds, seeding): expect none.
     advice = [str(w.message) for w in recwarn if "stable_baselines3" in w.filename]
     assert not advice, advice
@@ -49,13 +52,14 @@ def _rollout(env, seed: int, actions: list) -> list:
     return trajectory
 
 
-def test_seeded_determinism():
-    space = gym.make(ENV_ID).action_space
+@pytest.mark.parametrize("scenario", ["paper", "paper-hidden"])
+def test_seeded_determinism(scenario):
+    space = gym.make(ENV_ID, scenario=scenario).action_space
     space.seed(3)
     actions = [space.sample() for _ in range(250)]  # crosses two episode boundaries
-    first = _rollout(gym.make(ENV_ID), 11, actions)
-    second = _rollout(gym.make(ENV_ID), 11, actions)
-    other = _rollout(gym.make(ENV_ID), 12, actions)
+    first = _rollout(gym.make(ENV_ID, scenario=scenario), 11, actions)
+    second = _rollout(gym.make(ENV_ID, scenario=scenario), 11, actions)
+    other = _rollout(gym.make(ENV_ID, scenario=scenario), 12, actions)
     assert len(first) == len(second)
     for a, b in zip(first, second, strict=True):
         if isinstance(a, tuple):

@@ -60,7 +60,47 @@ def valid_tables(draw) -> dict:
     table["servers"] = servers
     table["observation"]["mode"] = draw(st.sampled_from(["full", "partial"]))
     table["observation"]["report_delay_steps"] = draw(st.integers(0, 5))
+    if draw(st.booleans()):
+        _hidden_world(draw, table)
     return table
+
+
+def _hidden_world(draw, table: dict) -> None:
+    """Tenants on some edges, varying service times, unknown output lengths, the clock."""
+    observation = table["observation"]
+    observation["clock"] = draw(st.booleans())
+    observation["output_prediction"] = draw(st.sampled_from(["exact", "noisy", "band"]))
+    observation["prediction_sigma"] = draw(st.floats(0.0, 2.0))
+    observation["band_ratio"] = draw(st.floats(1.1, 8.0))
+    table["tokens"]["output_distribution"] = draw(st.sampled_from(["uniform", "lognormal"]))
+    table["tokens"]["output_sigma"] = draw(st.floats(0.0, 2.0))
+    regime = st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["quiet", "busy", "surge"]),
+            "arrival_per_s": st.floats(0.0, 5.0),
+            "mean_dwell_s": st.floats(0.5, 500.0),
+        }
+    )
+    tenants = {}
+    for server in table["servers"]:
+        if draw(st.booleans()):
+            regimes = draw(st.lists(regime, min_size=1, max_size=3, unique_by=lambda r: r["name"]))
+            tenants[server["name"]] = {
+                "mean_job_s": draw(st.floats(0.5, 100.0)),
+                "regimes": regimes,
+            }
+    table["hidden"] = {
+        "tenants": tenants,
+        "service": {
+            "speed_sigma": draw(st.floats(0.0, 1.0)),
+            "drift_sigma": draw(st.floats(0.0, 1.0)),
+            "drift_time_s": draw(st.floats(1.0, 1000.0)),
+            "throttle_per_s": draw(st.floats(0.0, 1.0)),
+            "throttle_mean_s": draw(st.floats(0.5, 100.0)),
+            "throttle_speed": draw(st.floats(0.05, 1.0)),
+            "task_sigma": draw(st.floats(0.0, 1.0)),
+        },
+    }
 
 
 def assert_finite(name: str, values) -> None:
