@@ -33,7 +33,7 @@ class CloudEdgeLLMEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(float32)`` of size 4S + 5 (29 for the default five servers):
+    ``Box(float32)`` of size 4S + 5, or 4S + 6 with the clock (29 or 30 for five servers):
 
     | entries | observation | unit | range |
     |---|---|---|---|
@@ -42,10 +42,11 @@ class CloudEdgeLLMEnv(gym.Env):
     | 2S .. 3S-1 | bandwidth left on each server (reported) | fraction | 0 .. 1 |
     | 3S .. 4S-1 | GPU memory for KV caches left on each server (reported) | fraction | 0 .. 1 |
     | 4S | prompt tokens of the task | thousands | 0 .. context |
-    | 4S+1 | output tokens of the task | thousands | 0 .. context |
+    | 4S+1 | output tokens of the task (predicted) | thousands | 0 .. context |
     | 4S+2 | request packet PS_x | kB | |
-    | 4S+3 | reply packet PS_y | kB | |
+    | 4S+3 | reply packet PS_y (from the predicted output) | kB | |
     | 4S+4 | deadline t_max | s | 0 .. 3600 |
+    | 4S+5 | time since the previous task (only with ``observation.clock``) | s | 0 .. 3600 |
 
     With the scenario's ``observation.mode = "partial"`` (the ``paper`` scenario) the three load
     blocks are reports from ``report_delay_steps`` decisions ago with Gaussian noise of
@@ -58,14 +59,19 @@ class CloudEdgeLLMEnv(gym.Env):
     ``reward.failure_reward`` of the scenario (default 0) for a failed task. ``reward="completion"``
     gives 1 per completed task instead. ``info`` carries the latency breakdown (``transmission_s``,
     ``propagation_s``, ``queueing_s``, ``compute_s``, ``latency_s``), ``completed``, ``failure`` (a
-    reason name), ``accuracy``, the rewardless ``guidance`` (eq. 11) and ``reward_eq14``; and
-    ``true_load`` (3 x S), the hidden used fractions of every server at dispatch, for belief
-    diagnostics only (agents must not act on it).
+    reason name, ``kv_cache_overflow`` among them when output lengths are predicted), ``accuracy``,
+    the rewardless ``guidance`` (eq. 11) and ``reward_eq14``; and the hidden truth at dispatch, for
+    belief diagnostics only (agents must not act on it): ``true_load`` (3 x S, used fractions, other
+    tenants included), ``true_tenant_gpus`` and ``true_tenant_regime`` (S), ``true_speed_factor``
+    (S) and ``true_output_tokens``.
 
     ## Starting State
 
-    Every server idle with all resources free; terminal positions, headings and speeds, the task
-    list (arrival times, terminals, token counts) and all channel draws come from the reset seed.
+    Every server idle with all resources free (other tenants, if any, at a draw from their
+    stationary law); terminal positions, headings and speeds, the task list (arrival times,
+    terminals, token counts), all channel draws and the hidden world's paths come from the reset
+    seed; each server's hidden speed from the world seed (``options={"world_seed": w}``, default the
+    reset seed; kept over ``reset()`` calls without a seed).
 
     ## Episode End
 
@@ -81,7 +87,9 @@ class CloudEdgeLLMEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; later additions (hidden-world scenario options, ``gap_s`` under
+      ``observation.clock``, ``true_*`` info keys, world seeds) leave every existing scenario's
+      trajectories unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}

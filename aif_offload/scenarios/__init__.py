@@ -118,7 +118,7 @@ def scenario_toml(name_or_path: str) -> str:
     label, text = _source(name_or_path)
     if "extends" not in tomllib.loads(text):
         return text
-    resolved = load_scenario(name_or_path).model_dump(mode="json")
+    resolved = load_scenario(name_or_path).model_dump(mode="json", exclude_none=True)
     return f"# '{label}' resolved (it extends another scenario)\n" + tomli_w.dumps(resolved)
 
 
