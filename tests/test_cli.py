@@ -14,6 +14,7 @@ import xarray as xr
 from aif_offload.agents import AGENTS
 from aif_offload.cli import main
 from aif_offload.scenarios import available, load_scenario, validate
+from aif_offload.sim.outcome import FAILURE_REASONS
 
 
 def _bad(capsys, argv: list[str], needle: str) -> None:
@@ -50,7 +51,8 @@ def test_run_writes_results_with_the_fixed_format(tmp_path, capsys):
     argv = ["run", "--agent", "greedy", "--episodes", "2", "--seed", "3", "--out", str(out)]
     assert main([*argv, "--t-max", "12", "--load", "120"]) == 0
     data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
-    assert dict(data.sizes) == {"agent": 1, "seed": 1, "episode": 2, "failure_reason": 6}
+    reasons = len(FAILURE_REASONS)
+    assert dict(data.sizes) == {"agent": 1, "seed": 1, "episode": 2, "failure_reason": reasons}
     for var in (
         "completion_rate",
         "mean_latency_s",
