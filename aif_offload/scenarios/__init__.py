@@ -14,7 +14,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.scenario import Scenario, deadline_and_load, set_path
 
 DEFAULT_SCENARIO = "paper"
 
@@ -104,12 +104,8 @@ def load_scenario(
 ) -> Scenario:
     """Load, resolve and validate a scenario, optionally overriding the deadline and the load."""
     table = raw_table(name_or_path)
-    episode = dict(table.get("episode", {}))
-    if t_max_s is not None:
-        episode["t_max_s"] = t_max_s
-    if load_percent is not None:
-        episode["load_percent"] = load_percent
-    table["episode"] = episode
+    for path, value in deadline_and_load(t_max_s, load_percent).items():
+        set_path(table, path, value)
     return validate(table, name_or_path)
 
 

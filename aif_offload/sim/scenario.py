@@ -7,7 +7,8 @@ before anything runs. Sources of the default values are in ``docs/scenarios.md``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -385,15 +386,46 @@ class Scenario(_Frozen):
             update={"hidden": HiddenConfig(), "nominal": NominalConfig(tenant_gpus=told)}
         )
 
+    def with_values(self, values: Mapping[str, Any]) -> Scenario:
+        """A validated copy with fields replaced by dotted path, e.g. ``{"episode.t_max_s": 5}``
+        (servers by name: ``"servers.edge-1.num_gpus"``). The one override every layer uses."""
+        data = self.model_dump()
+        for path, value in values.items():
+            set_path(data, path, value)
+        return Scenario.model_validate(data)
+
     def with_overrides(
         self, *, t_max_s: float | None = None, load_percent: float | None = None
     ) -> Scenario:
         """A copy with the deadline and/or load replaced (the two parameters the paper sweeps)."""
-        episode = self.episode.model_dump()
-        if t_max_s is not None:
-            episode["t_max_s"] = t_max_s
-        if load_percent is not None:
-            episode["load_percent"] = load_percent
-        data = self.model_dump()
-        data["episode"] = episode
-        return Scenario.model_validate(data)
+        return self.with_values(deadline_and_load(t_max_s, load_percent))
+
+
+def deadline_and_load(t_max_s: float | None, load_percent: float | None) -> dict[str, float]:
+    """The dotted-path overrides of the two parameters the paper sweeps (None: unchanged)."""
+    values = {"episode.t_max_s": t_max_s, "episode.load_percent": load_percent}
+    return {path: value for path, value in values.items() if value is not None}
+
+
+def set_path(table: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``table``'s field at a dotted ``path`` in place; list entries are found by ``name``.
+
+    An unknown path raises ``ValueError`` naming it; unknown leaf fields are left to validation.
+    """
+    *parents, leaf = path.split(".")
+    node: Any = table
+    for depth, key in enumerate(parents):
+        where = ".".join(parents[: depth + 1])
+        if isinstance(node, list | tuple):
+            named = [item for item in node if isinstance(item, dict) and item.get("name") == key]
+            if not named:
+                names = [item.get("name") for item in node if isinstance(item, dict)]
+                raise ValueError(f"{where}: no entry named '{key}', allowed: {names}")
+            node = named[0]
+        elif isinstance(node, dict):
+            node = node.setdefault(key, {})
+        else:
+            raise ValueError(f"{where}: not a table, cannot set '{path}'")
+    if not isinstance(node, dict):
+        raise ValueError(f"{path}: its parent is not a table")
+    node[leaf] = value
