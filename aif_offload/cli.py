@@ -295,7 +295,11 @@ def scenarios(
 ) -> None:
     """List the embedded scenarios, or print one to copy and edit."""
     if show is not None:
-        typer.echo(scenario_toml(show), nl=False)
+        try:
+            text = scenario_toml(show)
+        except ScenarioError as err:
+            raise UsageFailure(f"--show: {err}") from None
+        typer.echo(text, nl=False)
         return
     for name in available():
         typer.echo(f"{name:12s} {load_scenario(name).description}")

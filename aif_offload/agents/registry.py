@@ -212,10 +212,11 @@ def agent_info(spec: str) -> AgentInfo:
     """
     base, settings = _split_variant(spec.strip())
     cls, source = _identity(base)
+    name = cls.name if ":" in source else source  # a registered agent: the name it is known by
     if not settings:
-        return AgentInfo(cls.name, cls.summary, cls.family, cls.colour, cls.paper_method, source)
+        return AgentInfo(name, cls.summary, cls.family, cls.colour, cls.paper_method, source)
     return AgentInfo(
-        f"{cls.name}@{settings}",
+        f"{name}@{settings}",
         _variant_summary(cls.summary, settings),
         cls.family,
         None,  # variants of one agent must be told apart in a figure: a stable pick each
