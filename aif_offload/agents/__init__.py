@@ -23,6 +23,7 @@ from aif_offload.agents.registry import (
     agent_info,
     agent_names,
     register_agent,
+    register_built_in,
     resolve_agents,
 )
 from aif_offload.agents.rules import (
@@ -33,7 +34,7 @@ from aif_offload.agents.rules import (
     RoundRobinAgent,
 )
 
-for _cls in (
+register_built_in(
     RandomAgent,
     RoundRobinAgent,
     CloudOnlyAgent,
@@ -41,8 +42,7 @@ for _cls in (
     GreedyAgent,
     OracleAgent,
     *declared.BUILT_IN,
-):
-    register_agent(_cls)
+)
 
 
 def agent_summary(spec: str) -> str:

@@ -36,6 +36,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 # name -> the agent's class, or its declaration for agents whose module is heavy.
 AGENTS: dict[str, type] = {}
+# Names registered on importing aif_offload.agents, hence known in every process.
+_BUILT_IN: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ def register_agent(cls: _T) -> _T:
         )
     AGENTS[cls.name] = cls
     return cls
+
+
+def register_built_in(*classes: type) -> None:
+    """Register the package's own agents (known by name in every process that imports it)."""
+    for cls in classes:
+        register_agent(cls)
+        _BUILT_IN.add(cls.name)
 
 
 def _entry_points() -> dict[str, metadata.EntryPoint]:
@@ -173,7 +182,8 @@ def _by_path(spec: str) -> tuple[type, str]:
                 f"agent: '{spec}' is named '{cls.name}', the name of the registered agent "
                 f"{held.__module__}.{held.__qualname__}; give it another name"
             )
-        source = cls.name  # the registered agent itself, or its implementation
+        if cls.name in _BUILT_IN or cls.name in _entry_points():
+            source = cls.name  # known by name in every worker
     return cls, source
 
 

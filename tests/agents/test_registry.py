@@ -129,6 +129,19 @@ def test_module_class_specs_and_their_variants(tmp_path):
     assert data.agent.values.tolist() == ["my-agent@share=0.5"]
 
 
+def test_a_module_that_registers_its_agent_is_still_named_by_module_for_workers():
+    spec = "tests.agents.user_agents.registered:RegisteredAgent"
+    try:
+        info = agent_info(spec)  # imports the module, whose decorator registers the class here
+        assert "registered-agent" in AGENTS
+        # A fresh worker has not imported that module: it must get the module path, not the name.
+        assert (info.name, info.source) == ("registered-agent", spec)
+        assert agent_info("registered-agent").source == "registered-agent"  # in this process
+    finally:
+        AGENTS.pop("registered-agent", None)
+        sys.modules.pop("tests.agents.user_agents.registered", None)
+
+
 @pytest.fixture
 def installed_plugin(tmp_path, monkeypatch):
     """A package with an ``aif_offload.agents`` entry point, installed the way pip lays one out
