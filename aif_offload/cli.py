@@ -61,7 +61,6 @@ def _options(
     """LLM inference offloading in cloud-edge computing: active inference vs deep RL vs rules."""
 
 
-RULES_AND_ORACLE = "random,round-robin,cloud-only,edge-only,greedy,oracle"
 # The main job: the paper's comparison on the embedded scenario, sized for ~10 min on 2 cores.
 DEFAULT_COMPARISON = "aif-pymdp,aif-pyro,aif-ensemble,rainbow-dqn,ppo,sac,greedy,random,oracle"
 DEFAULT_SIZE = {"seeds": 8, "episodes": 15, "eval_episodes": 3}

@@ -78,7 +78,8 @@ def test_a_user_agent_from_a_file_runs_in_the_process_pool_and_reports_under_its
     monkeypatch.chdir(ROOT)
     out = tmp_path / "cmp"
     argv = ["compare", "--agents", f"{USER_FILE}:MyAgent,greedy", "--seeds", "2"]
-    assert main([*argv, "--episodes", "1", "--eval-episodes", "1", "--out", str(out)]) == 0
+    argv += ["--episodes", "1", "--eval-episodes", "1", "--out", str(out)]
+    assert main([*argv, "--workers", "2"]) == 0  # the default pool, even on a one-core machine
     data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
     assert data.agent.values.tolist() == ["my-agent", "greedy"]
     assert float(data.completion_rate.sel(agent="my-agent").min()) > 0
@@ -176,7 +177,8 @@ def test_an_entry_point_agent_is_listed_and_runs_in_the_process_pool(
     assert (info.family, info.source) == ("plug-in", "demo-plugin")
     out = tmp_path / "cmp"
     argv = ["compare", "--agents", "demo-plugin", "--seeds", "2", "--episodes", "1"]
-    assert main([*argv, "--eval-episodes", "0", "--no-report", "--out", str(out)]) == 0
+    argv += ["--eval-episodes", "0", "--no-report", "--workers", "2", "--out", str(out)]
+    assert main(argv) == 0
     data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
     assert data.agent.values.tolist() == ["demo-plugin"]
     assert "sources" not in json.loads((out / "experiment.json").read_text())
