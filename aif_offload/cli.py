@@ -19,13 +19,20 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from aif_offload.agents import agent_class, agent_names, agent_summary
+from aif_offload import __version__
+from aif_offload.agents import agent_info, agent_names, resolve_agents
 from aif_offload.diagnostics.comparison import per_seed, sweep_dim
 from aif_offload.diagnostics.statistics import bootstrap_ci
-from aif_offload.experiment.executors import run_experiment
+from aif_offload.experiment.executors import EXECUTORS, run_experiment
 from aif_offload.experiment.results import check_writable
 from aif_offload.experiment.spec import EXPERIMENTS, ExperimentSpec, named_experiment
-from aif_offload.scenarios import DEFAULT_SCENARIO, available, load_scenario, scenario_toml
+from aif_offload.scenarios import (
+    DEFAULT_SCENARIO,
+    ScenarioError,
+    available,
+    load_scenario,
+    scenario_toml,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -35,7 +42,25 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-RULES_AND_ORACLE = "random,round-robin,cloud-only,edge-only,greedy,oracle"
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"aif-offload {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """LLM inference offloading in cloud-edge computing: active inference vs deep RL vs rules."""
+
+
 # The main job: the paper's comparison on the embedded scenario, sized for ~10 min on 2 cores.
 DEFAULT_COMPARISON = "aif-pymdp,aif-pyro,aif-ensemble,rainbow-dqn,ppo,sac,greedy,random,oracle"
 DEFAULT_SIZE = {"seeds": 8, "episodes": 15, "eval_episodes": 3}
@@ -84,21 +109,76 @@ class UsageFailure(Exception):
     """Bad input: reported as one line, exit code 2."""
 
 
-def _parse_agents(text: str) -> tuple[str, ...]:
-    names = [a.strip() for a in text.split(",") if a.strip()]
-    if not names:
-        raise UsageFailure("--agents: give at least one agent name")
-    for name in names:
-        agent_class(name)  # raises ValueError naming the allowed agents
-    if len(set(names)) != len(names):
-        raise UsageFailure(f"--agents: names must be distinct, got {text}")
-    return tuple(names)
+# Beyond these a run is a typo, not an experiment (and a range of 10**12 seeds never ends).
+MAX_SEEDS = 100_000
+MAX_EPISODES = 1_000_000
+MAX_SEED = 2**63 - 1
 
 
-def _seeds(first: int, count: int) -> tuple[int, ...]:
-    if count < 1:
-        raise UsageFailure(f"--seeds: must be >= 1, got {count}")
+def _parse_agents(
+    text: str, option: str = "--agents"
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Agent names and the (name, spec) of those a worker must import or load by path."""
+    specs = [a.strip() for a in text.split(",") if a.strip()]
+    if not specs:
+        raise UsageFailure(f"{option}: give at least one agent")
+    try:
+        infos = resolve_agents(specs)
+    except ValueError as err:
+        raise UsageFailure(f"{option}: {str(err).removeprefix('agent: ')}") from None
+    names = tuple(info.name for info in infos)
+    return names, tuple((i.name, i.source) for i in infos if i.source != i.name)
+
+
+def _in_range(option: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and value < low:
+        raise UsageFailure(f"{option}: must be >= {low}, got {value}")
+    if value is not None and value > high:
+        raise UsageFailure(f"{option}: must be <= {high}, got {value}")
+
+
+def _seeds(first: int, count: int, option: str = "--first-seed") -> tuple[int, ...]:
+    _in_range("--seeds", count, 1, MAX_SEEDS)
+    _in_range(option, first, 0, MAX_SEED - count)
     return tuple(range(first, first + count))
+
+
+def _sizes(episodes: int, eval_episodes: int) -> None:
+    _in_range("--episodes", episodes, 1, MAX_EPISODES)
+    _in_range("--eval-episodes", eval_episodes, 0, MAX_EPISODES)
+
+
+def _executor(executor: str, workers: int | None, address: str | None) -> None:
+    if executor not in EXECUTORS:
+        raise UsageFailure(
+            f"--executor: unknown executor '{executor}', allowed: {', '.join(EXECUTORS)}"
+        )
+    _in_range("--workers", workers, 1, 4096)
+    if address is not None and executor != "ray":
+        raise UsageFailure("--address: only with --executor ray")
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageFailure(
+                "--executor ray: Ray is not installed; pip install 'aif-offload[ray]'"
+            ) from None
+
+
+def _scenario(name: str, t_max: float | None = None, load: float | None = None):
+    """The resolved scenario; an error names the option whose value is at fault."""
+    for option, overrides in (
+        ("--scenario", {}),
+        ("--t-max", {"t_max_s": t_max}),
+        ("--load", {"load_percent": load}),
+    ):
+        if None in overrides.values():
+            continue
+        try:
+            load_scenario(name, **overrides)
+        except ScenarioError as err:
+            raise UsageFailure(f"{option}: {err}") from None
+    return load_scenario(name, t_max_s=t_max, load_percent=load)
 
 
 def _parse_values(text: str | None) -> tuple[float, ...] | None:
@@ -156,7 +236,10 @@ def _execute(
     *,
     report: bool = True,
 ) -> None:
-    check_writable(out)
+    try:
+        check_writable(out)
+    except ValueError as err:
+        raise UsageFailure(str(err)) from None
     command = shlex.join(["aif-offload", *sys.argv[1:]])
     path = run_experiment(
         spec,
@@ -211,7 +294,11 @@ def scenarios(
 ) -> None:
     """List the embedded scenarios, or print one to copy and edit."""
     if show is not None:
-        typer.echo(scenario_toml(show), nl=False)
+        try:
+            text = scenario_toml(show)
+        except ScenarioError as err:
+            raise UsageFailure(f"--show: {err}") from None
+        typer.echo(text, nl=False)
         return
     for name in available():
         typer.echo(f"{name:12s} {load_scenario(name).description}")
@@ -219,15 +306,27 @@ def scenarios(
 
 @app.command()
 def agents() -> None:
-    """List the available agents."""
+    """List the available agents: name, family, summary (installed plug-ins included).
+
+    Your own agent runs without being listed: --agents module:Class or path/to/file.py:Class.
+    """
     for name in agent_names():
-        typer.echo(f"{name:12s} {agent_summary(name)}")
+        try:
+            info = agent_info(name)
+            typer.echo(f"{name:14s} {info.family:17s} {info.summary}")
+        except ValueError as err:  # a broken plug-in must not hide the others
+            typer.echo(f"{name:14s} {'?':17s} ({err})")
 
 
 @app.command()
 def run(
     agent: Annotated[
-        str, typer.Option("--agent", "-a", help="Agent name (see `aif-offload agents`).")
+        str,
+        typer.Option(
+            "--agent",
+            "-a",
+            help="Agent name (see `aif-offload agents`), module:Class or path/to/file.py:Class.",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for results.nc.")],
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
@@ -238,10 +337,18 @@ def run(
     load: LoadOpt = None,
 ) -> None:
     """Run one agent on one seed and write DIR/results.nc."""
-    names = _parse_agents(agent)
-    resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
+    names, sources = _parse_agents(agent, "--agent")
+    seeds = _seeds(seed, 1, "--seed")
+    _sizes(episodes, eval_episodes)
+    resolved = _scenario(scenario, t_max, load)
     spec = ExperimentSpec(
-        "run", names, resolved.model_dump_json(), (seed,), episodes, eval_episodes
+        "run",
+        names,
+        resolved.model_dump_json(),
+        seeds,
+        episodes,
+        eval_episodes,
+        sources=sources,
     )
     _execute(spec, out, "local", 1, None)
 
@@ -249,7 +356,13 @@ def run(
 @app.command()
 def compare(
     agents: Annotated[
-        str, typer.Option("--agents", help="Comma-separated agent names.")
+        str,
+        typer.Option(
+            "--agents",
+            help="Comma-separated agents: names (see `aif-offload agents`), module:Class or "
+            f"path/to/file.py:Class. Default: {DEFAULT_COMPARISON.replace(',', ', ')}.",
+            show_default=False,
+        ),
     ] = DEFAULT_COMPARISON,
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
     seeds: Annotated[
@@ -295,16 +408,22 @@ def compare(
     With no arguments: the paper's comparison (active inference, deep RL, rules, oracle) on the
     embedded ``paper`` scenario. Explicit sizes override ``--quick``.
     """
-    names = _parse_agents(agents)
+    names, sources = _parse_agents(agents)
     size = QUICK_SIZE if quick else DEFAULT_SIZE
-    resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
+    episodes = size["episodes"] if episodes is None else episodes
+    eval_episodes = size["eval_episodes"] if eval_episodes is None else eval_episodes
+    seed_list = _seeds(first_seed, size["seeds"] if seeds is None else seeds)
+    _sizes(episodes, eval_episodes)
+    _executor(executor, workers, address)
+    resolved = _scenario(scenario, t_max, load)
     spec = ExperimentSpec(
         "compare",
         names,
         resolved.model_dump_json(),
-        _seeds(first_seed, size["seeds"] if seeds is None else seeds),
-        size["episodes"] if episodes is None else episodes,
-        size["eval_episodes"] if eval_episodes is None else eval_episodes,
+        seed_list,
+        episodes,
+        eval_episodes,
+        sources=sources,
     )
     _execute(spec, out, executor, workers, address, report=report)
 
@@ -313,7 +432,12 @@ def compare(
 def experiment(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPERIMENTS)}.")],
     agents: Annotated[
-        str | None, typer.Option("--agents", help="Comma-separated agents (default: every agent).")
+        str | None,
+        typer.Option(
+            "--agents",
+            help="Comma-separated agents: names, module:Class or path/to/file.py:Class "
+            "(default: every listed agent).",
+        ),
     ] = None,
     scenario: ScenarioOpt = DEFAULT_SCENARIO,
     seeds: SeedsOpt = 10,
@@ -338,16 +462,32 @@ def experiment(
     report: ReportOpt = True,
 ) -> None:
     """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation."""
-    names = _parse_agents(agents if agents is not None else ",".join(agent_names()))
-    spec = named_experiment(
-        name,
-        agents=names,
-        scenario=load_scenario(scenario),
-        seeds=_seeds(first_seed, seeds),
-        episodes=episodes,
-        eval_episodes=eval_episodes,
-        values=_parse_values(values),
-    )
+    if name not in EXPERIMENTS:
+        raise UsageFailure(f"NAME: unknown experiment '{name}', allowed: {', '.join(EXPERIMENTS)}")
+    names, sources = _parse_agents(agents if agents is not None else ",".join(agent_names()))
+    seed_list = _seeds(first_seed, seeds)
+    _sizes(episodes, eval_episodes)
+    _executor(executor, workers, address)
+    parsed = _parse_values(values)
+    base = _scenario(scenario)
+    try:
+        spec = named_experiment(
+            name,
+            agents=names,
+            scenario=base,
+            seeds=seed_list,
+            episodes=episodes,
+            eval_episodes=eval_episodes,
+            values=parsed,
+            sources=sources,
+        )
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("schedule:"):  # the load step of adaptation falls in training
+            raise UsageFailure(
+                f"--episodes: {name} needs at least 2 training episodes, got {episodes}"
+            ) from None
+        raise UsageFailure(f"--values: {message.removeprefix('values: ')}") from None
     directory = out or Path("aif-offload-results") / name
     _execute(spec, directory, executor, workers, address, report=report)
 

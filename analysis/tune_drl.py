@@ -22,13 +22,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from aif_offload.agents import agent_class
+from aif_offload.agents import agent_class, agent_info, agent_names
+from aif_offload.agents.base import DEEP_RL
 from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.experiment.executors import run_experiment
 from aif_offload.experiment.spec import ExperimentSpec
 from aif_offload.scenarios import load_scenario
 
-FAMILIES = ("ppo", "maskable-ppo", "dqn", "rainbow-dqn", "sac", "gp-nfsp")
+# Every deep-RL agent, as the classes declare their family.
+FAMILIES = tuple(n for n in agent_names() if agent_info(n).family == DEEP_RL)
 LR_FACTORS = (1 / 3, 1.0, 3.0, 9.0)  # x9: three families chose x3, the grid's top
 TUNING_SEEDS = (900, 901)  # disjoint from the experiments' seeds 0.. and their evaluation seeds
 

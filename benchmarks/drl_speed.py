@@ -16,10 +16,12 @@ import os
 import platform
 import time
 
+from aif_offload.agents import agent_info, agent_names
+from aif_offload.agents.base import DEEP_RL
 from aif_offload.experiment.runner import run_agent
 from aif_offload.scenarios import load_scenario
 
-DRL_AGENTS = "ppo,maskable-ppo,dqn,rainbow-dqn,sac,gp-nfsp"
+DRL_AGENTS = ",".join(n for n in agent_names() if agent_info(n).family == DEEP_RL)
 
 
 def main() -> None:

@@ -112,7 +112,21 @@ def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):
         (["experiment", "deadline", "--values", "4,4", "--out", "X"], "values"),
         (["experiment", "load", "--values", "0", "--out", "X"], "episode.load_percent"),
         (["experiment", "training", "--values", "10", "--out", "X"], "values"),
-        (["scenarios", "--show", "nowhere"], "scenario"),
+        (["scenarios", "--show", "nowhere"], "--show: scenario"),
+        # Each names its option, and none writes experiment.json before failing.
+        (["compare", "--agents", "greedy", "--first-seed", "-1", "--out", "X"], "--first-seed"),
+        (["run", "--agent", "greedy", "--seed", "-1", "--out", "X"], "--seed: must be >= 0"),
+        (["run", "--agent", "greedy", "--episodes", "0", "--out", "X"], "--episodes"),
+        (["run", "--agent", "greedy", "--eval-episodes", "-1", "--out", "X"], "--eval-episodes"),
+        (["run", "--agent", "greedy", "--t-max", "-1", "--out", "X"], "--t-max"),
+        (["compare", "--agents", "greedy", "--load", "nan", "--out", "X"], "--load"),
+        (["compare", "--agents", "greedy", "--seeds", "99999999999", "--out", "X"], "--seeds"),
+        (["compare", "--agents", "greedy", "--workers", "0", "--out", "X"], "--workers"),
+        (["compare", "--agents", "greedy", "--executor", "dask", "--out", "X"], "--executor"),
+        (["compare", "--agents", "nobody", "--out", "X"], "--agents: unknown agent 'nobody'"),
+        (["experiment", "adaptation", "--agents", "greedy", "--episodes", "1"], "--episodes"),
+        (["experiment", "nothing"], "NAME: unknown experiment"),
+        (["compare", "--agents", "greedy", "--seeds", "1", "--out", "/proc/x"], "--out"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -157,6 +171,38 @@ def test_unwritable_output_fails_before_running(capsys, tmp_path):
     blocker.write_text("not a directory")
     _bad(capsys, ["run", "--agent", "greedy", "--out", str(blocker / "sub")], "--out")
     assert blocker.read_text() == "not a directory"
+
+
+def test_scenario_errors_name_servers_by_name(capsys, tmp_path):
+    text = (Path(__file__).parents[1] / "aif_offload/scenarios/paper.toml").read_text()
+    table = tomllib.loads(text)
+    edge = next(i for i, s in enumerate(table["servers"]) if s["name"] == "edge-2")
+    lines, seen = text.splitlines(keepends=True), -1
+    for i, line in enumerate(lines):  # edge-2's num_gpus, whatever its position in the file
+        seen += line.strip() == "[[servers]]"
+        if seen == edge and line.startswith("num_gpus"):
+            lines[i] = "num_gpus = 0\n"
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text("".join(lines))
+    argv = ["run", "--agent", "greedy", "--scenario", str(invalid), "--out", str(tmp_path / "o")]
+    _bad(capsys, argv, "--scenario: scenario")
+    _bad(capsys, argv, "servers[edge-2].num_gpus")
+    assert not (tmp_path / "o").exists()
+
+
+def test_version_and_help_that_shows_the_default_agents_in_full(capsys, monkeypatch):
+    from aif_offload import __version__
+    from aif_offload.cli import DEFAULT_COMPARISON
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"aif-offload {__version__}\n"
+    for columns in ("80", "120"):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert main(["compare", "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "…" not in out
+        words = " ".join(out.replace("│", " ").split())
+        assert "Default: " + DEFAULT_COMPARISON.replace(",", ", ") + "." in words
 
 
 def test_console_script_entry_point():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from aif_offload.agents import declared
 from aif_offload.agents.aif_pyro import AifPyroAgent, AifPyroConfig
 from aif_offload.agents.base import EnvContext, Transition
 from aif_offload.sim.outcome import COMPLETED, DEADLINE_EXCEEDED
@@ -71,9 +72,7 @@ class _Ensemble:
         return h
 
 
-class AifEnsembleAgent(AifPyroAgent):
-    name = "aif-ensemble"
-    summary = "Active inference, paper-faithful: ensemble of torch MLPs (outcome and next state), CEM planner on expected free energy."
+class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
     _learn_keys = ("ensemble_loss",)
 
     def __init__(

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 from pymdp import control
 
+from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.models.offloading_pomdp import (
@@ -121,7 +122,7 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
     return agent, out
 
 
-class AifPymdpAgent(Agent):
+class AifPymdpAgent(declared.AifPymdp, Agent):
     """Active inference over a discrete offloading POMDP (``models/offloading_pomdp.py``), on pymdp.
 
     Each step it bins the observation, infers the hidden loads, learns A and B online, scores the
@@ -144,11 +145,6 @@ class AifPymdpAgent(Agent):
     holding the KV cache) or ``half`` (the same with half a GPU).
     """
 
-    name = "aif-pymdp"
-    summary = (
-        "Discrete active inference (pymdp): beliefs over server loads, EFE over server x "
-        "allocation profile, online Dirichlet learning of A and B."
-    )
     learns = True
 
     def __init__(

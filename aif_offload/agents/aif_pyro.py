@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from scipy.special import ndtr
 
+from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.inference.filtering import LoadFilter
@@ -152,9 +153,7 @@ class _Slots:
         self.free_at[rows, server, slot] = np.maximum(end_s, start_s)
 
 
-class AifPyroAgent(Agent):
-    name = "aif-pyro"
-    summary = "Active inference: Pyro latent-load model, Kalman belief per step, SVI refit per episode, CEM planner on expected free energy."
+class AifPyroAgent(declared.AifPyro, Agent):
     learns = True
     _learn_keys = ("svi_loss",)
 

@@ -21,6 +21,14 @@ from aif_offload.envs.observation import ObservationLayout
 from aif_offload.sim.outcome import Outcome
 from aif_offload.sim.scenario import Scenario
 
+# The families the report knows; an agent may declare another (it is then shown under that name).
+ACTIVE_INFERENCE = "active inference"
+DEEP_RL = "deep RL"
+RULE = "rule"
+ORACLE = "oracle"
+OTHER = "other"
+FAMILIES = (ACTIVE_INFERENCE, DEEP_RL, RULE, ORACLE, OTHER)
+
 
 @dataclass(frozen=True)
 class EnvContext:
@@ -46,10 +54,20 @@ class Transition:
 
 
 class Agent(ABC):
-    """Base class: subclasses set ``name`` and ``summary`` and implement ``act``."""
+    """Base class: subclasses declare who they are and implement ``act``.
+
+    An agent's identity is its class attributes, and nothing else keeps it: ``name`` (what
+    ``--agents`` and ``results.nc`` call it), ``summary`` (one line for ``aif-offload agents``),
+    ``family`` (one of ``FAMILIES`` or a new one; the report groups and judges agents by it),
+    ``colour`` (any Matplotlib colour, the same in every figure; None: a stable pick from the
+    name) and ``paper_method`` (the paper's name for the method it stands for, if any).
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    family: ClassVar[str] = OTHER
+    colour: ClassVar[str | None] = None
+    paper_method: ClassVar[str | None] = None
     needs_truth: ClassVar[bool] = False
     learns: ClassVar[bool] = False
     # Agents whose library drives its own environment loop (SB3) implement ``train`` instead of

@@ -20,6 +20,7 @@ import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
+from aif_offload.agents import declared
 from aif_offload.agents.allocation import observation_mask
 from aif_offload.agents.deep_rl import DeepRLAgent
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
@@ -163,9 +164,7 @@ def _dqn():
     return DQN
 
 
-class PPOAgent(SB3Agent):
-    name = "ppo"
-    summary = "PPO (Stable-Baselines3) on the MultiDiscrete action, MLP policy, eq. 14 reward."
+class PPOAgent(declared.PPO, SB3Agent):
     algorithm = staticmethod(_ppo)
     learning_rate = 2.7e-3  # tuned: 9x SB3's default 3e-4, the top of the grid (docs/baselines.md)
     stochastic_evaluation = True
@@ -174,17 +173,13 @@ class PPOAgent(SB3Agent):
         return {"n_steps": episode_steps, "batch_size": episode_steps}  # one rollout per episode
 
 
-class MaskablePPOAgent(PPOAgent):
-    name = "maskable-ppo"
-    summary = "MaskablePPO (sb3-contrib) with the environment's per-dimension action masks."
+class MaskablePPOAgent(declared.MaskablePPO, PPOAgent):
     uses_masks = True
     algorithm = staticmethod(_maskable_ppo)
     learning_rate = 2.7e-3  # tuned: 9x sb3-contrib's default 3e-4 (docs/baselines.md)
 
 
-class DQNAgent(SB3Agent):
-    name = "dqn"
-    summary = "DQN (Stable-Baselines3) on the flattened Discrete(240) action, eq. 14 reward."
+class DQNAgent(declared.DQN, SB3Agent):
     flatten_actions = True
     algorithm = staticmethod(_dqn)
     learning_rate = 1e-4  # SB3's default, kept by the tuning sweep (docs/baselines.md)

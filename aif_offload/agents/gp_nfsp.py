@@ -27,6 +27,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from aif_offload.agents import declared
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.sim.mobility import terminal_kinds
 from aif_offload.sim.outcome import Outcome
@@ -254,11 +255,9 @@ class StackedAdam:
 
 
 # ------------------------------------------------------------------------------ the agent
-class GpNfspAgent(Agent):
+class GpNfspAgent(declared.GpNfsp, Agent):
     """Independent NFSP learners, one per terminal and environment row (see module docstring)."""
 
-    name = "gp-nfsp"
-    summary = "GP-NFSP: one independent NFSP learner per terminal on local information only (GRU-PPO best response, supervised average policy)."
     learns = True
     needs_terminal = True
     # Variants by name (``gp-nfsp@lr=1e-3+eta=0.2``) change these; an explicit config wins.

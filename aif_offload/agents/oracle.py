@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from aif_offload.agents.allocation import thriftiest_near_best
-from aif_offload.agents.base import Agent
+from aif_offload.agents.base import ORACLE, Agent
 from aif_offload.sim.outcome import Outcome
 
 
 class OracleAgent(Agent):
     name = "oracle"
     summary = "Knows the hidden state and each action's exact outcome; best guidance (eq. 11) for the current task, thriftiest among near-ties."
+    family = ORACLE
+    colour = "#000000"
     needs_truth = True
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:

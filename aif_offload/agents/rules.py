@@ -7,13 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from aif_offload.agents.allocation import Forecaster, thriftiest_near_best
-from aif_offload.agents.base import Agent, EnvContext
+from aif_offload.agents.base import RULE, Agent, EnvContext
 from aif_offload.sim.outcome import Outcome
 
 
 class RandomAgent(Agent):
     name = "random"
     summary = "Uniformly random server and allocation levels (the floor)."
+    family = RULE
+    colour = "#7f7f7f"
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
@@ -38,6 +40,8 @@ class _NominalRule(Agent):
 class RoundRobinAgent(_NominalRule):
     name = "round-robin"
     summary = "Servers in turn, nominal allocation."
+    family = RULE
+    colour = "#c7c7c7"
 
     def begin_episode(self) -> None:
         self._next = np.zeros(self.context.batch_size, dtype=np.int64)
@@ -53,6 +57,8 @@ class RoundRobinAgent(_NominalRule):
 class CloudOnlyAgent(_NominalRule):
     name = "cloud-only"
     summary = "Every task to the cloud, nominal allocation."
+    family = RULE
+    colour = "#8c564b"
 
     def choose_server(self, observation: np.ndarray) -> np.ndarray:
         return np.full(observation.shape[0], int(np.flatnonzero(self.is_cloud)[0]))
@@ -61,6 +67,8 @@ class CloudOnlyAgent(_NominalRule):
 class EdgeOnlyAgent(_NominalRule):
     name = "edge-only"
     summary = "Every task to the edge with the most reported compute left, nominal allocation."
+    family = RULE
+    colour = "#c49c94"
 
     def choose_server(self, observation: np.ndarray) -> np.ndarray:
         left = self.context.layout.get(observation, "remaining_compute").copy()
@@ -71,6 +79,8 @@ class EdgeOnlyAgent(_NominalRule):
 class GreedyAgent(Agent):
     name = "greedy"
     summary = "Least forecast latency (nominal model, reported load, no hidden state) among allocations forecast to fit; thriftiest among near-ties."
+    family = RULE
+    colour = "#393b79"
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         super().__init__(context, seeds=seeds)

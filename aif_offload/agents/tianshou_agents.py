@@ -28,6 +28,7 @@ from tianshou.trainer import OffPolicyTrainerParams
 from tianshou.utils.net.common import Net
 from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic, NoisyLinear
 
+from aif_offload.agents import declared
 from aif_offload.agents.allocation import observation_mask
 from aif_offload.agents.deep_rl import DeepRLAgent
 from aif_offload.envs.cloud_edge import CloudEdgeLLMEnv
@@ -160,9 +161,7 @@ class TianshouAgent(DeepRLAgent):
         return np.asarray(actions, dtype=np.int64)
 
 
-class RainbowAgent(TianshouAgent):
-    name = "rainbow-dqn"
-    summary = "Rainbow DQN (Tianshou): C51, dueling noisy nets, prioritised replay, 3-step returns, action masks."
+class RainbowAgent(declared.RainbowDQN, TianshouAgent):
     masked = True
     prioritized = True
     learning_rate = 3e-4  # tuned: 3x the 1e-4 it started from (docs/baselines.md)
@@ -202,9 +201,7 @@ class RainbowAgent(TianshouAgent):
         )
 
 
-class DiscreteSACAgent(TianshouAgent):
-    name = "sac"
-    summary = "Discrete SAC (Tianshou) on the flattened Discrete(240) action, twin critics, automatic entropy."
+class DiscreteSACAgent(declared.DiscreteSAC, TianshouAgent):
     learning_rate = 2.7e-3  # tuned: 9x the 3e-4 of Tianshou's SAC examples (docs/baselines.md)
     stochastic_evaluation = True
 

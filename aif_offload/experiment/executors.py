@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from aif_offload.agents import agent_summary
+from aif_offload.agents import agent_info
 from aif_offload.experiment.results import provenance
 from aif_offload.experiment.runner import run_agent
 from aif_offload.experiment.spec import ExperimentSpec, Unit
@@ -41,10 +41,13 @@ def execute_unit(
     spec = ExperimentSpec.from_json(spec_json)
     store = RunStore(Path(directory), spec)
     scenario = spec.scenario_at(unit.value)
-    attrs = provenance(scenario, {unit.agent: {"summary": agent_summary(unit.agent)}}, "")
+    # The worker rebuilds the agent from its spec alone: registered names and entry points are
+    # known in every process, module:Class and file.py:Class are imported or loaded here.
+    source = spec.source_of(unit.agent)
+    attrs = provenance(scenario, {unit.agent: agent_info(source).record()}, "")
     attrs |= {"experiment": spec.name, "agent": unit.agent, "seed": str(unit.seed)}
     (run,) = run_agent(
-        unit.agent,
+        source,
         scenario,
         [unit.seed],
         spec.episodes,
@@ -54,7 +57,7 @@ def execute_unit(
         beliefs_path=store.beliefs_path(unit),
         beliefs_attrs=attrs,
     )
-    run = type(run)(**{**run.__dict__, "value": unit.value})
+    run = type(run)(**{**run.__dict__, "agent": unit.agent, "value": unit.value})
     store.save(unit, run, attrs)
     return unit
 
@@ -135,7 +138,7 @@ def run_experiment(
                 finished(execute_unit(spec.to_json(), unit, str(store.directory), tick))
         else:
             _run_pool(spec, store, pending, workers or os.cpu_count() or 1, tick, finished)
-    agents = {name: {"summary": agent_summary(name)} for name in spec.agents}
+    agents = {name: agent_info(spec.source_of(name)).record() for name in spec.agents}
     attrs = provenance(spec.base_scenario(), agents, command)
     attrs["experiment"] = spec.name
     attrs["experiment_json"] = spec.to_json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,10 @@ def check_writable(directory: Path) -> None:
         raise ValueError(f"--out: '{probe_parent}' exists and is not a directory")
     if not os.access(probe_parent, os.W_OK | os.X_OK):
         raise ValueError(f"--out: cannot write to '{probe_parent}'")
+    # Permission bits do not tell (root, /proc, read-only mounts): create and remove a directory.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".aif-offload-probe-", dir=probe_parent))
+    except OSError as err:
+        raise ValueError(
+            f"--out: cannot create '{directory}' in '{probe_parent}' ({err.strerror or err})"
+        ) from None

@@ -37,12 +37,16 @@ class ExperimentSpec:
     sweep: str | None = None  # a Scenario.episode field: "t_max_s" or "load_percent"
     values: tuple[float, ...] = ()
     schedule: tuple[tuple[int, float], ...] = ()  # (training episode, new load_percent)
+    # (name, spec) of agents that a worker cannot find by name: module:Class or file.py:Class.
+    sources: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.agents:
             raise ValueError("agents: give at least one agent")
         if len(set(self.agents)) != len(self.agents):
             raise ValueError(f"agents: names must be distinct, got {list(self.agents)}")
+        if not {name for name, _ in self.sources} <= set(self.agents):
+            raise ValueError(f"sources: every agent with a source must be among {self.agents}")
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
@@ -69,6 +73,10 @@ class ExperimentSpec:
                 )
             self.base_scenario().with_overrides(load_percent=load)
 
+    def source_of(self, agent: str) -> str:
+        """The agent spec a worker resolves for ``agent`` (its name, unless a source is given)."""
+        return dict(self.sources).get(agent, agent)
+
     def base_scenario(self) -> Scenario:
         return validate(json.loads(self.scenario_json), "experiment")
 
@@ -91,7 +99,10 @@ class ExperimentSpec:
         return [Unit(a, v, s) for a in self.agents for v in values for s in self.seeds]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        if not self.sources:  # experiments of registered agents only: the manifest as before
+            del data["sources"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ExperimentSpec:
@@ -100,6 +111,7 @@ class ExperimentSpec:
         data["seeds"] = tuple(data["seeds"])
         data["values"] = tuple(data["values"])
         data["schedule"] = tuple(tuple(x) for x in data["schedule"])
+        data["sources"] = tuple(tuple(x) for x in data.get("sources", ()))
         return cls(**data)
 
 
@@ -131,6 +143,7 @@ def named_experiment(
     episodes: int,
     eval_episodes: int,
     values: tuple[float, ...] | None = None,
+    sources: tuple[tuple[str, str], ...] = (),
 ) -> ExperimentSpec:
     """The spec of a named experiment on a base scenario.
 
@@ -159,4 +172,5 @@ def named_experiment(
         sweep=recipe.get("sweep"),
         values=recipe.get("values", ()) if values is None else tuple(values),
         schedule=schedule,
+        sources=sources,
     )

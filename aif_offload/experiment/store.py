@@ -54,7 +54,11 @@ class RunStore:
             # schedule) fit in: each run is seeded by its own seed and value alone, so a finished
             # run is the run the new spec would make. results.nc holds this spec's units only.
             joinable = dataclasses.replace(
-                held, agents=self.spec.agents, seeds=self.spec.seeds, values=self.spec.values
+                held,
+                agents=self.spec.agents,
+                seeds=self.spec.seeds,
+                values=self.spec.values,
+                sources=self.spec.sources,
             )
             if joinable != self.spec:
                 raise ExperimentMismatch(

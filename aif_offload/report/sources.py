@@ -19,6 +19,7 @@ from aif_offload.diagnostics.comparison import has_eval, sweep_dim
 from aif_offload.experiment.results import RESULTS_FILE
 from aif_offload.experiment.spec import ExperimentSpec
 from aif_offload.experiment.store import MANIFEST
+from aif_offload.report.families import remember
 
 REQUIRED_VARIABLES = ("completion_rate", "mean_latency_s", "mean_accuracy", "sum_reward", "utility")
 
@@ -177,6 +178,7 @@ def load_experiment(directory: Path, label: str | None = None) -> Experiment:
     directory = Path(directory)
     data = _read_results(directory / RESULTS_FILE)
     spec = _read_spec(directory, data)
+    remember(data.attrs.get("agents_json"))  # families and colours of agents run by path
     return Experiment(directory, label or directory.name, data, spec)
 
 

@@ -1,7 +1,8 @@
 """The look of every figure: Agg backend, one colour per agent, metric labels with units, saving.
 
-Colours are fixed per agent name (the same agent has the same colour in every figure and every
-report), and saved PNGs carry no timestamp, so building a report twice gives identical files.
+Colours are the agents' own (``colour`` on the agent class: the same agent has the same colour in
+every figure and every report), and saved PNGs carry no timestamp, so building a report twice
+gives identical files.
 """
 
 from __future__ import annotations
@@ -14,29 +15,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.colors import is_color_like
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from aif_offload.report.document import Figure as FigureBlock
+from aif_offload.report.families import agent_colour
 
-# Active inference in warm colours, deep RL in cool ones, rules in greys and browns, oracle black.
-AGENT_COLORS = {
-    "aif-pymdp": "#d62728",
-    "aif-pyro": "#ff7f0e",
-    "aif-ensemble": "#e377c2",
-    "ppo": "#1f77b4",
-    "maskable-ppo": "#17becf",
-    "dqn": "#9edae5",
-    "rainbow-dqn": "#2ca02c",
-    "sac": "#9467bd",
-    "gp-nfsp": "#bcbd22",
-    "random": "#7f7f7f",
-    "round-robin": "#c7c7c7",
-    "cloud-only": "#8c564b",
-    "edge-only": "#c49c94",
-    "greedy": "#393b79",
-    "oracle": "#000000",
-}
 _FALLBACK = plt.get_cmap("tab20").colors
 
 METRIC_LABELS = {
@@ -72,9 +57,11 @@ plt.rcParams.update(
 
 
 def agent_color(agent: str) -> str | tuple[float, float, float]:
-    """The colour of an agent, the same in every figure (unknown names: a stable pick)."""
-    if agent in AGENT_COLORS:
-        return AGENT_COLORS[agent]
+    """The colour the agent's class declares, the same in every figure; for agents without one
+    (or with one Matplotlib does not know) a stable pick from the name."""
+    declared = agent_colour(agent)
+    if declared is not None and is_color_like(declared):
+        return declared
     return _FALLBACK[zlib.crc32(agent.encode()) % len(_FALLBACK)]
 
 

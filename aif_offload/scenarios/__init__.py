@@ -77,10 +77,22 @@ def _one_line(text: str) -> str:
     return text.encode("unicode_escape").decode("ascii")
 
 
-def _describe(err: ValidationError) -> str:
+def _describe(err: ValidationError, table: Any = None) -> str:
+    """One line per error, at the field's dotted path; entries of a list that have a name are
+    named by it (``servers[edge-2].num_gpus``), others by their index (``servers[2]``)."""
     parts = []
     for e in err.errors():
-        where = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        where, node = "", table
+        for key in e["loc"]:
+            if isinstance(key, int):
+                item = node[key] if isinstance(node, list | tuple) and key < len(node) else None
+                name = item.get("name") if isinstance(item, dict) else None
+                where += f"[{name}]" if isinstance(name, str) and name else f"[{key}]"
+                node = item
+            else:
+                where += f".{key}" if where else str(key)
+                node = node.get(key) if isinstance(node, dict) else None
+        where = where or "(top level)"
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             message = "unknown field"
@@ -93,7 +105,7 @@ def validate(table: dict[str, Any], label: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(table)
     except ValidationError as err:
-        raise ScenarioError(f"scenario '{label}': {_describe(err)}") from None
+        raise ScenarioError(f"scenario '{label}': {_describe(err, table)}") from None
 
 
 def load_scenario(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aif_offload.agents import AGENTS, EnvContext, make_agent
+from aif_offload.agents import AGENTS, Agent, EnvContext, make_agent
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.experiment.runner import run_agent
 from aif_offload.scenarios import load_scenario
@@ -20,7 +20,8 @@ def _setup(batch: int, scenario: str = "paper", seed: int = 0):
     return env, context, obs
 
 
-@pytest.mark.parametrize("name", sorted(AGENTS))
+# The agents registered by class (not by a declaration of a heavy module): the rules and the oracle.
+@pytest.mark.parametrize("name", sorted(n for n, c in AGENTS.items() if issubclass(c, Agent)))
 def test_every_agent_acts_within_the_action_space(name):
     env, context, obs = _setup(4)
     agent = make_agent(name, context, seeds=[0, 1, 2, 3])
@@ -118,20 +119,3 @@ def test_oracle_beats_greedy_beats_random_on_the_paper_scenario():
         for name in ("oracle", "greedy", "random")
     }
     assert completion["oracle"] > completion["greedy"] > completion["random"]
-
-
-def test_registry_lists_every_agent_with_a_matching_summary():
-    from aif_offload.agents import LAZY_AGENTS, agent_class, agent_names, agent_summary
-
-    assert agent_names()[:6] == [
-        "random",
-        "round-robin",
-        "cloud-only",
-        "edge-only",
-        "greedy",
-        "oracle",
-    ]
-    for name in agent_names():
-        assert agent_class(name).name == name
-        assert agent_class(name).summary == agent_summary(name)
-    assert set(LAZY_AGENTS) <= set(agent_names())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,7 +75,14 @@ def test_a_killed_sweep_resumes_to_the_same_results(tmp_path, monkeypatch):
 
 
 def test_process_pool_and_ray_give_identical_numbers(tmp_path):
-    spec = _spec(agents=("random", "oracle"), values=(15.0,), seeds=(3, 4, 5))
+    # A user's agent from a file: every worker loads it by path from the spec alone.
+    user_file = Path(__file__).parents[1] / "agents" / "user_agents" / "my_agent.py"
+    spec = _spec(
+        agents=("random", "oracle", "my-agent"),
+        sources=(("my-agent", f"{user_file}:MyAgent"),),
+        values=(15.0,),
+        seeds=(3, 4, 5),
+    )
     local = _numbers(run_experiment(spec, tmp_path / "one", workers=1))
     pool = _numbers(run_experiment(spec, tmp_path / "pool", workers=2))
     xr.testing.assert_identical(pool, local)
