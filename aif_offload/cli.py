@@ -453,7 +453,16 @@ def experiment(
         typer.Option(
             "--values",
             help="Comma-separated values of the swept parameter for deadline (t_max s) and "
-            "load (%), e.g. a subset (default: the paper's: 1..15 s; 100,125,150,175,200 %).",
+            "load (%), e.g. a subset (default: the paper's: 1..15 s; 100,125,150,175,200 %); "
+            "for sweep, the values of --field.",
+        ),
+    ] = None,
+    field: Annotated[
+        str | None,
+        typer.Option(
+            "--field",
+            help="For the sweep experiment: the numeric scenario field to sweep, by dotted path "
+            "(episode.mean_interarrival_s, servers.edge-1.num_gpus, hidden.service.speed_sigma).",
         ),
     ] = None,
     executor: ExecutorOpt = "local",
@@ -461,7 +470,8 @@ def experiment(
     address: AddressOpt = None,
     report: ReportOpt = True,
 ) -> None:
-    """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation."""
+    """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation;
+    and sweep, of any numeric scenario field (--field PATH --values V1,V2)."""
     if name not in EXPERIMENTS:
         raise UsageFailure(f"NAME: unknown experiment '{name}', allowed: {', '.join(EXPERIMENTS)}")
     names, sources = _parse_agents(agents if agents is not None else ",".join(agent_names()))
@@ -480,9 +490,13 @@ def experiment(
             eval_episodes=eval_episodes,
             values=parsed,
             sources=sources,
+            field=field,
         )
     except ValueError as err:
         message = str(err)
+        for option in ("field", "sweep"):
+            if message.startswith(f"{option}:"):
+                raise UsageFailure(f"--field: {message.split(': ', 1)[1]}") from None
         if message.startswith("schedule:"):  # the load step of adaptation falls in training
             raise UsageFailure(
                 f"--episodes: {name} needs at least 2 training episodes, got {episodes}"

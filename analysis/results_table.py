@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from aif_offload.diagnostics.statistics import bootstrap_ci, episodes_to_fraction_of_final
+from aif_offload.experiment.spec import sweep_dim
 
 METRICS = {
     "completion_rate": "completion",
@@ -51,7 +52,7 @@ def table(directory: Path) -> str:
         (p.name for p in (directory / "runs").iterdir() if p.is_dir()),
         key=lambda a: (a not in spec["agents"], a),
     )
-    sweep = spec.get("sweep")
+    sweep = sweep_dim(spec.get("sweep"))  # run folders are named by the field's last segment
     header = ["agent", *([sweep] if sweep else []), "seeds"]
     header += [f"held-out {v}" for v in METRICS.values()]
     header += ["completion, last 10 training episodes", "episodes to 95 % (median)"]

@@ -116,14 +116,14 @@ def run_experiment(
             done_here += 1
             progress.advance(sweep_bar)
             progress.update(
-                sweep_bar, description=f"{spec.name}: runs (last {unit.label(spec.sweep)})"
+                sweep_bar, description=f"{spec.name}: runs (last {unit.label(spec.sweep_dim)})"
             )
             if not progress.console.is_terminal:  # a log file: no live bars, so one line per run
                 elapsed = time.monotonic() - started
                 eta = elapsed / done_here * (len(pending) - done_here)
                 progress.console.print(
                     f"{spec.name}: {len(spec.units()) - len(pending) + done_here}/"
-                    f"{len(spec.units())} runs done (last {unit.label(spec.sweep)}), "
+                    f"{len(spec.units())} runs done (last {unit.label(spec.sweep_dim)}), "
                     f"{elapsed / 60:.1f} min elapsed, about {eta / 60:.0f} min left",
                     soft_wrap=True,
                 )

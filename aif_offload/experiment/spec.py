@@ -6,9 +6,15 @@ import json
 from dataclasses import asdict, dataclass
 
 from aif_offload.scenarios import validate
-from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.scenario import Scenario, set_path
 
-SWEEPS = {"t_max": "t_max_s", "load": "load_percent"}
+# Sweeps saved before a sweep named its field by dotted path named an episode field alone.
+_LEGACY_SWEEPS = {"t_max_s": "episode.t_max_s", "load_percent": "episode.load_percent"}
+
+
+def sweep_dim(path: str | None) -> str | None:
+    """The results' dimension (and run folder prefix) of a swept field: its last path segment."""
+    return None if path is None else path.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True, order=True)
@@ -34,7 +40,7 @@ class ExperimentSpec:
     seeds: tuple[int, ...]
     episodes: int
     eval_episodes: int
-    sweep: str | None = None  # a Scenario.episode field: "t_max_s" or "load_percent"
+    sweep: str | None = None  # a numeric scenario field by dotted path, e.g. "episode.t_max_s"
     values: tuple[float, ...] = ()
     schedule: tuple[tuple[int, float], ...] = ()  # (training episode, new load_percent)
     # (name, spec) of agents that a worker cannot find by name: module:Class or file.py:Class.
@@ -55,11 +61,9 @@ class ExperimentSpec:
             raise ValueError(f"episodes: must be >= 1, got {self.episodes}")
         if self.eval_episodes < 0:
             raise ValueError(f"eval-episodes: must be >= 0, got {self.eval_episodes}")
+        if self.sweep in _LEGACY_SWEEPS:
+            object.__setattr__(self, "sweep", _LEGACY_SWEEPS[self.sweep])
         if self.sweep is not None:
-            if self.sweep not in SWEEPS.values():
-                raise ValueError(
-                    f"sweep: unknown parameter '{self.sweep}', allowed: {', '.join(SWEEPS)}"
-                )
             if not self.values or len(set(self.values)) != len(self.values):
                 raise ValueError(
                     f"values: need distinct values of the sweep, got {list(self.values)}"
@@ -80,15 +84,24 @@ class ExperimentSpec:
     def base_scenario(self) -> Scenario:
         return validate(json.loads(self.scenario_json), "experiment")
 
+    @property
+    def sweep_dim(self) -> str | None:
+        return sweep_dim(self.sweep)
+
     def scenario_at(self, value: float | None) -> Scenario:
-        """The scenario of one value of the sweep."""
+        """The scenario of one value of the sweep (its field set by dotted path)."""
         base = self.base_scenario()
         if self.sweep is None or value is None:
             return base
-        return validate(
-            {**base.model_dump(), "episode": {**base.episode.model_dump(), self.sweep: value}},
-            f"{self.sweep}={value:g}",
-        )
+        table = base.model_dump()
+        try:
+            set_path(table, self.sweep, value)
+        except ValueError as err:
+            raise ValueError(f"sweep: {err}") from None
+        current = _numeric_at(base.model_dump(), self.sweep)
+        if current is None:
+            raise ValueError(f"sweep: '{self.sweep}' is not a numeric field of the scenario")
+        return validate(table, f"{self.sweep}={value:g}")
 
     def schedule_scenarios(self, value: float | None) -> list[tuple[int, Scenario]]:
         scenario = self.scenario_at(value)
@@ -120,13 +133,18 @@ EXPERIMENTS: dict[str, dict] = {
     "training": {"about": "Fig. 3: learning curves at t_max 15 s, load 100 %"},
     "deadline": {
         "about": "Fig. 4: t_max 1..15 s",
-        "sweep": "t_max_s",
+        "sweep": "episode.t_max_s",
         "values": tuple(float(t) for t in range(1, 16)),
     },
     "load": {
         "about": "Fig. 5: load 100..200 %",
-        "sweep": "load_percent",
+        "sweep": "episode.load_percent",
         "values": (100.0, 125.0, 150.0, 175.0, 200.0),
+    },
+    "sweep": {
+        "about": "any numeric scenario field by dotted path: --field PATH --values V1,V2,...",
+        "sweep": None,
+        "values": (),
     },
     "adaptation": {
         "about": "beyond the paper: the load steps from 100 % to 180 % half-way through training"
@@ -144,11 +162,13 @@ def named_experiment(
     eval_episodes: int,
     values: tuple[float, ...] | None = None,
     sources: tuple[tuple[str, str], ...] = (),
+    field: str | None = None,
 ) -> ExperimentSpec:
     """The spec of a named experiment on a base scenario.
 
     ``values`` replaces the sweep's values (the paper's by default), e.g. a subset of them when the
-    full sweep does not fit the compute budget.
+    full sweep does not fit the compute budget. ``field`` (a dotted path) is the field that the
+    ``sweep`` experiment sweeps, and only it.
     """
     if name not in EXPERIMENTS:
         raise ValueError(
@@ -158,6 +178,13 @@ def named_experiment(
     if values is not None and "sweep" not in recipe:
         swept = ", ".join(n for n, r in EXPERIMENTS.items() if "sweep" in r)
         raise ValueError(f"values: only the sweeps take values ({swept}), not '{name}'")
+    if (field is not None) != (name == "sweep"):
+        raise ValueError(
+            "field: the 'sweep' experiment needs a field to sweep (a dotted path, e.g. "
+            "episode.mean_interarrival_s), and only it takes one"
+        )
+    if name == "sweep" and not values:
+        raise ValueError("values: the 'sweep' experiment needs the values to sweep")
     base = scenario
     if name in ("training", "adaptation"):
         base = scenario.with_overrides(t_max_s=15.0, load_percent=100.0)
@@ -169,8 +196,22 @@ def named_experiment(
         seeds=seeds,
         episodes=episodes,
         eval_episodes=eval_episodes,
-        sweep=recipe.get("sweep"),
+        sweep=field if name == "sweep" else recipe.get("sweep"),
         values=recipe.get("values", ()) if values is None else tuple(values),
         schedule=schedule,
         sources=sources,
     )
+
+
+def _numeric_at(table: dict, path: str) -> float | None:
+    """The number at a dotted ``path`` of a dumped scenario (servers by name), or None."""
+    node = table
+    for key in path.split("."):
+        if isinstance(node, list | tuple):
+            node = next((x for x in node if isinstance(x, dict) and x.get("name") == key), None)
+        elif isinstance(node, dict):
+            node = node.get(key)
+        else:
+            return None
+    is_number = isinstance(node, int | float) and not isinstance(node, bool)
+    return float(node) if is_number else None

@@ -72,7 +72,7 @@ class RunStore:
         tmp.replace(manifest)
 
     def path(self, unit: Unit) -> Path:
-        return self.directory / "runs" / f"{unit.label(self.spec.sweep)}.npz"
+        return self.directory / "runs" / f"{unit.label(self.spec.sweep_dim)}.npz"
 
     def beliefs_path(self, unit: Unit) -> Path:
         return self.path(unit).with_suffix(".beliefs.nc")
@@ -126,5 +126,5 @@ class RunStore:
         runs.sort(key=lambda r: order[r.agent])
         path = self.directory / RESULTS_FILE
         attrs = {**attrs, "run_versions": "; ".join(sorted(versions))}
-        write_atomic(to_dataset(runs, attrs, sweep=self.spec.sweep), path)
+        write_atomic(to_dataset(runs, attrs, sweep=self.spec.sweep_dim), path)
         return path
