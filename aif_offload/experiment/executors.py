@@ -4,10 +4,11 @@ Every unit is a pure function of (spec, unit): its seeds fix the workloads and t
 numbers are the same whichever executor ran it and in whatever order (tested). Each unit writes its
 own file when it finishes; ``results.nc`` is assembled from them at the end.
 
-Shutdown: any exception that leaves the wait for results (``KeyboardInterrupt`` from SIGINT, or
-whatever the entry point raises on SIGTERM) terminates the pool's workers before it propagates,
-so nothing keeps running or writing after the caller has gone; the runs in progress are redone by
-the next run of the same command. Workers also die with their parent when it is killed outright
+Shutdown: an interrupt that leaves the wait for results (``KeyboardInterrupt``: SIGINT, and
+SIGTERM as the entry point maps it) terminates the pool's workers before it propagates, so
+nothing keeps running or writing after the caller has gone; the runs in progress are redone by
+the next run of the same command. A run that fails lets the runs in progress finish and starts
+no more. Workers also die with their parent when it is killed outright
 (``PR_SET_PDEATHSIG`` on Linux, a thread watching ``os.getppid()`` elsewhere).
 """
 
@@ -195,7 +196,14 @@ def _run_pool(spec, store, pending, workers, tick, finished) -> None:
             _drain(ticks, tick)
             for future in done:
                 finished(future.result())
-    except BaseException:
+    except Exception:  # a run failed: keep the runs in progress, start no more
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        raise
+    except BaseException:  # interrupted: stop now
         _stop_workers(pool)
         raise
     else:

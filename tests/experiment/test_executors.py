@@ -200,3 +200,18 @@ def test_progress_goes_to_a_log_file_as_one_line_per_run(tmp_path):
     assert len(lines) == len(spec.units()) == 2
     assert lines[0].startswith("test: 1/2 runs done (last greedy")
     assert lines[1].startswith("test: 2/2 runs done") and "min left" in lines[1]
+
+
+def test_a_resumed_run_says_how_many_runs_it_found_done(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    spec = _spec(agents=("greedy",), seeds=(0, 1), episodes=1, eval_episodes=0)
+    run_experiment(spec, tmp_path, workers=1, console=Console(file=io.StringIO()))
+    next((tmp_path / "runs").rglob("seed=1.npz")).unlink()
+    log = io.StringIO()
+    run_experiment(spec, tmp_path, workers=1, console=Console(file=log, width=200))
+    lines = log.getvalue().splitlines()
+    assert lines[0] == f"resuming: 3 of 4 runs already done in {tmp_path}"
+    assert sum("runs done" in line for line in lines) == 1  # only the missing run ran

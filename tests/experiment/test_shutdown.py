@@ -18,10 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 ARGS = [
     "experiment",
@@ -98,6 +95,7 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["sigint", "sigterm", "sigkill"]
 )
@@ -160,3 +158,42 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+_CHILD = """
+import ctypes, os, sys, time
+from aif_offload.experiment import executors
+if sys.argv[1] == "watchdog":
+    sys.platform = "elsewhere"  # the portable path alone: no prctl
+executors._die_with_parent(os.getppid())
+signal = ctypes.c_int(-1)
+ctypes.CDLL(None).prctl(2, ctypes.byref(signal), 0, 0, 0)  # PR_GET_PDEATHSIG
+print(signal.value, flush=True)
+time.sleep(120)
+"""
+_MIDDLE = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize(("mode", "deathsig"), [("linux", signal.SIGKILL), ("watchdog", 0)])
+def test_a_worker_dies_with_its_parent_by_prctl_and_by_its_watchdog(mode, deathsig):
+    middle = subprocess.Popen(
+        [sys.executable, "-c", _MIDDLE, _CHILD, mode], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child = int(middle.stdout.readline())
+        assert int(middle.stdout.readline()) == deathsig  # the child is ready
+        middle.kill()
+        middle.wait(10)
+        deadline = time.monotonic() + GRACE_S
+        while _alive({child}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive({child})
+    finally:
+        if middle.poll() is None:
+            middle.kill()
+        middle.stdout.close()
