@@ -1,5 +1,8 @@
 """Every code block of README.md and docs/*.md runs, in document order, one scratch directory per file.
 
+``docs/research/`` is not included: notes of what was tried with the libraries, whose snippets
+train for minutes and import files saved by hand.
+
 The convention (``docs/architecture.md``, "Code blocks in the docs are tested"):
 
 - ```` ```python ```` blocks of one file share a namespace and run in order, interleaved with its
