@@ -2,14 +2,19 @@
 
 Bad input (unknown agent or scenario, invalid values, malformed files, unwritable output) ends with
 one line on stderr and exit code 2, before anything is written. Runs are resumable: re-running a
-command with the same ``--out`` skips the runs already finished there.
+command with the same ``--out`` skips the runs already finished there. SIGINT (Ctrl-C) and SIGTERM
+stop the workers, keep the finished runs, print one line and exit with 130 and 143.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +31,7 @@ from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.experiment.executors import EXECUTORS, run_experiment
 from aif_offload.experiment.results import check_writable
 from aif_offload.experiment.spec import EXPERIMENTS, ExperimentSpec, named_experiment
+from aif_offload.experiment.store import RunStore
 from aif_offload.scenarios import (
     DEFAULT_SCENARIO,
     ScenarioError,
@@ -113,6 +119,42 @@ class UsageFailure(Exception):
 MAX_SEEDS = 100_000
 MAX_EPISODES = 1_000_000
 MAX_SEED = 2**63 - 1
+
+
+class Interrupted(Exception):
+    """An experiment stopped by SIGINT or SIGTERM: one line, exit code 128 + the signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+_received: list[int] = []  # the signal that interrupted this command, if any
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, once: a second signal while
+    the workers are being stopped is ignored, so that clean-up is not itself interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        _received.append(signum)
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {name: signal.getsignal(name) for name in (signal.SIGINT, signal.SIGTERM)}
+    _received.clear()
+    for name in previous:
+        signal.signal(name, interrupt)
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
 
 
 def _parse_agents(
@@ -241,15 +283,24 @@ def _execute(
     except ValueError as err:
         raise UsageFailure(str(err)) from None
     command = shlex.join(["aif-offload", *sys.argv[1:]])
-    path = run_experiment(
-        spec,
-        out,
-        executor=executor,
-        workers=workers,
-        address=address,
-        command=command,
-        console=console,
-    )
+    try:
+        path = run_experiment(
+            spec,
+            out,
+            executor=executor,
+            workers=workers,
+            address=address,
+            command=command,
+            console=console,
+        )
+    except KeyboardInterrupt:
+        total = len(spec.units())
+        finished = total - len(RunStore(out, spec).pending())
+        raise Interrupted(
+            f"interrupted: {finished} of {total} runs finished in {out}, "
+            "re-run the same command to resume",
+            _received[0] if _received else signal.SIGINT,
+        ) from None
     with xr.open_dataset(path, engine="h5netcdf") as data:
         phase = "evaluation" if spec.eval_episodes else "training"
         scenario = spec.base_scenario()
@@ -525,12 +576,16 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: turns every input error into one line on stderr and exit code 2."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        with _interruptible():
+            code = app(args=argv, standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
-    except typer.Abort:
+    except Interrupted as stop:
+        print(f"aif-offload: {stop}", file=sys.stderr)
+        return stop.exit_code
+    except typer.Abort:  # Click's form of KeyboardInterrupt outside an experiment
         print("aif-offload: aborted", file=sys.stderr)
-        return 130
+        return 128 + (_received[0] if _received else signal.SIGINT)
     except TyperException as err:  # usage errors of the command line itself
         if err.format_message():  # (no arguments at all: help was printed, nothing to add)
             print(f"aif-offload: error: {err.format_message()}", file=sys.stderr)

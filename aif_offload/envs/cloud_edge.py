@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from aif_offload.envs.core import EnvCore, RewardKind, failure_name
+from aif_offload.envs.observation import ObservationLayout
 from aif_offload.sim.scenario import Scenario
 
 
@@ -33,7 +34,7 @@ class CloudEdgeLLMEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(float32)`` of size 4S + 5, or 4S + 6 with the clock (29 or 30 for five servers):
+    ``Box(float32)`` of size 4S + 5, or 4S + 6 with the clock (25 or 26 for five servers):
 
     | entries | observation | unit | range |
     |---|---|---|---|
@@ -82,17 +83,21 @@ class CloudEdgeLLMEnv(gym.Env):
     ## Arguments
 
     ``gym.make("aif_offload/CloudEdgeLLM-v0", scenario="paper", t_max_s=None, load_percent=None,
-    flatten_actions=False, reward="eq14")``: ``scenario`` is an embedded name, a TOML path or a
-    ``Scenario``; ``t_max_s`` and ``load_percent`` override the scenario's deadline and load.
+    flatten_actions=False, reward="eq14", render_mode=None)``: ``scenario`` is an embedded name, a
+    TOML path or a ``Scenario``; ``t_max_s`` and ``load_percent`` override the scenario's deadline
+    and load. ``render_mode="rgb_array"`` makes ``render()`` return an image of what the agent
+    observes: one column per server, bars of the reported compute, bandwidth and memory left
+    (so a rendering never shows the hidden state). ``gymnasium.make_vec(..., vectorization_mode=
+    "vector_entry_point")`` builds the batched ``CloudEdgeLLMVectorEnv``.
 
     ## Version History
 
     * v0: initial version; later additions (hidden-world scenario options, ``gap_s`` under
-      ``observation.clock``, ``true_*`` info keys, world seeds) leave every existing scenario's
+      ``observation.clock``, ``true_*`` info keys, world seeds, ``render_mode="rgb_array"``) leave every existing scenario's
       trajectories unchanged.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -102,7 +107,14 @@ class CloudEdgeLLMEnv(gym.Env):
         load_percent: float | None = None,
         flatten_actions: bool = False,
         reward: RewardKind = "eq14",
+        render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode: unknown mode {render_mode!r}, allowed: None, "
+                + ", ".join(self.metadata["render_modes"])
+            )
+        self.render_mode = render_mode
         self.core = EnvCore(
             scenario,
             1,
@@ -142,6 +154,12 @@ class CloudEdgeLLMEnv(gym.Env):
             self._started = False
         return observation, float(self.core.reward(result)[0]), False, truncated, info
 
+    def render(self) -> np.ndarray | None:
+        """With ``render_mode="rgb_array"``: (H, W, 3) uint8, the observed loads (see Arguments)."""
+        if self.render_mode != "rgb_array":
+            return None
+        return render_loads(self.core.layout, self.core.observe()[0])
+
     def action_masks(self) -> np.ndarray:
         """Boolean mask for MaskablePPO (see Action Space)."""
         return self.core.action_masks()[0]
@@ -149,3 +167,26 @@ class CloudEdgeLLMEnv(gym.Env):
     def oracle_outcomes(self):
         """True outcomes of every action for the current task (batch dim 1): for the oracle only."""
         return self.core.oracle_outcomes()
+
+
+BAR_COLOURS = {  # the three reported resources, one bar each per server
+    "remaining_compute": (31, 119, 180),
+    "remaining_bandwidth": (255, 127, 14),
+    "remaining_memory": (44, 160, 44),
+}
+
+
+def render_loads(
+    layout: ObservationLayout, observation: np.ndarray, *, height: int = 120
+) -> np.ndarray:
+    """An RGB image of one observation: per server, a bar per resource, full height = all left."""
+    bar, gap = 12, 8
+    width = layout.num_servers * (len(BAR_COLOURS) * bar + gap) + gap
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    for k, (field, colour) in enumerate(BAR_COLOURS.items()):
+        left = np.clip(layout.get(observation, field), 0.0, 1.0)
+        for server, fraction in enumerate(left):
+            x = gap + server * (len(BAR_COLOURS) * bar + gap) + k * bar
+            top = height - round(float(fraction) * (height - 1))
+            image[top:, x : x + bar - 2] = colour
+    return image

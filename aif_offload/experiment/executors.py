@@ -3,12 +3,25 @@
 Every unit is a pure function of (spec, unit): its seeds fix the workloads and the agent, so the
 numbers are the same whichever executor ran it and in whatever order (tested). Each unit writes its
 own file when it finishes; ``results.nc`` is assembled from them at the end.
+
+Shutdown: an interrupt that leaves the wait for results (``KeyboardInterrupt``: SIGINT, and
+SIGTERM as the entry point maps it) terminates the pool's workers before it propagates, so
+nothing keeps running or writing after the caller has gone; the runs in progress are redone by
+the next run of the same command. A run that fails lets the runs in progress finish and starts
+no more. Workers also die with their parent when it is killed outright
+(``PR_SET_PDEATHSIG`` on Linux, a thread watching ``os.getppid()`` elsewhere).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
 import queue
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,6 +45,8 @@ from aif_offload.experiment.spec import ExperimentSpec, Unit
 from aif_offload.experiment.store import RunStore
 
 EXECUTORS = ("local", "ray")
+WORKER_STOP_GRACE_S = 5.0  # how long terminated workers get to exit before they are killed
+PARENT_POLL_S = 0.5  # how often a worker's watchdog checks that its parent is alive
 
 
 def execute_unit(
@@ -62,8 +77,12 @@ def execute_unit(
     return unit
 
 
-def _pool_unit(spec_json: str, unit: Unit, directory: str, ticks) -> Unit:
-    return execute_unit(spec_json, unit, directory, lambda: ticks.put(1))
+_ticks = None  # a pool worker's progress queue, set by _init_worker
+
+
+def _pool_unit(spec_json: str, unit: Unit, directory: str) -> Unit:
+    ticks = _ticks
+    return execute_unit(spec_json, unit, directory, None if ticks is None else lambda: ticks.put(1))
 
 
 def _progress(console: Console | None) -> Progress:
@@ -98,6 +117,13 @@ def run_experiment(
     store = RunStore(directory, spec)
     store.open()
     pending = store.pending()
+    done_before = len(spec.units()) - len(pending)
+    if done_before:
+        (console or Console(stderr=True)).print(
+            f"resuming: {done_before} of {len(spec.units())} runs already done in {directory}",
+            soft_wrap=True,
+            highlight=False,
+        )
     episodes_each = spec.episodes + spec.eval_episodes
     with _progress(console) as progress:
         sweep_bar = progress.add_task(
@@ -160,19 +186,86 @@ def _one_thread_each() -> None:
 def _run_pool(spec, store, pending, workers, tick, finished) -> None:
     # spawn, not fork: JAX and torch are not fork-safe once initialised.
     context = get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_each)
-    with context.Manager() as manager, pool:
-        ticks = manager.Queue()
+    ticks = context.Queue()  # handed over at spawn: no manager process to outlive us
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(), ticks)
+    )
+    try:
         futures = {
-            pool.submit(_pool_unit, spec.to_json(), unit, str(store.directory), ticks)
-            for unit in pending
+            pool.submit(_pool_unit, spec.to_json(), unit, str(store.directory)) for unit in pending
         }
         while futures:
             done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(ticks, tick)
             for future in done:
                 finished(future.result())
-        _drain(ticks, tick)
+    except Exception:  # a run failed: keep the runs in progress, start no more
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        raise
+    except BaseException:  # interrupted: stop now
+        _stop_workers(pool)
+        raise
+    else:
+        pool.shutdown()
+        _drain(ticks, tick)  # a worker's queue writes are asynchronous: the last come at its exit
+    finally:
+        ticks.close()
+        ticks.join_thread()
+
+
+def _init_worker(parent: int, ticks) -> None:
+    """Initialise a pool worker: one thread per library, progress queue, die with the parent."""
+    global _ticks
+    _ticks = ticks
+    _one_thread_each()
+    # Ctrl-C reaches the whole process group; the parent alone decides, and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, even by SIGKILL (which runs no clean-up there)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # died before prctl took effect: we were already re-parented
+        os._exit(1)
+
+    def watch() -> None:  # the portable fallback, and a second guard on Linux
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="aif-offload-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now, instead of waiting for their runs.
+
+    ``ProcessPoolExecutor.terminate_workers`` does this from Python 3.14 on; before, the workers
+    are only reachable through ``_processes``.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    if hasattr(pool, "terminate_workers"):
+        pool.terminate_workers()
+    else:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                process.terminate()
+    deadline = time.monotonic() + WORKER_STOP_GRACE_S
+    for process in processes:
+        with contextlib.suppress(ValueError):  # already closed
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 def _drain(ticks, tick) -> None:
@@ -199,6 +292,7 @@ def _run_ray(spec, store, pending, workers, address, tick, finished) -> None:
             ray.init(
                 num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False
             )
+    futures = []
     try:
         remote = ray.remote(execute_unit)
         futures = [remote.remote(spec.to_json(), unit, str(store.directory)) for unit in pending]
@@ -211,6 +305,12 @@ def _run_ray(spec, store, pending, workers, address, tick, finished) -> None:
                 finished(unit)
             if not done:
                 time.sleep(0.05)
+    except BaseException:
+        # On a cluster we joined, tasks could outlive this driver: stop them first.
+        for ref in futures:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()

@@ -247,3 +247,18 @@ def test_the_sweep_experiment_sweeps_any_numeric_field_by_dotted_path():
                 values=(1.0,),
                 field=field,
             )
+
+
+def test_a_resumed_run_says_how_many_runs_it_found_done(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    spec = _spec(agents=("greedy",), seeds=(0, 1), episodes=1, eval_episodes=0)
+    run_experiment(spec, tmp_path, workers=1, console=Console(file=io.StringIO()))
+    next((tmp_path / "runs").rglob("seed=1.npz")).unlink()
+    log = io.StringIO()
+    run_experiment(spec, tmp_path, workers=1, console=Console(file=log, width=200))
+    lines = log.getvalue().splitlines()
+    assert lines[0] == f"resuming: 3 of 4 runs already done in {tmp_path}"
+    assert sum("runs done" in line for line in lines) == 1  # only the missing run ran
