@@ -7,6 +7,9 @@ by NUTS (several chains) and writes ``seed=N.nuts.nc`` next to it: ArviZ Inferen
 - ``posterior``: ``log_speed`` (chain, draw, server), ``process_noise``, ``report_noise``,
   ``compute_noise`` (chain, draw);
 - ``sample_stats``: ``diverging`` (chain, draw);
+- ``log_likelihood``: pointwise log likelihood of every observation the fit used, under every
+  draw (``report`` (chain, draw, report_obs), ``log_compute`` (chain, draw, compute_obs) when the
+  compute times were used; see ``aif_offload.diagnostics.log_likelihood``), for ``az.loo``;
 - ``posterior_predictive``: ``log_compute`` (chain, draw, seed, episode, step; NaN where the
   episode has no observation) and ``report`` (chain, draw, seed, episode, step, server),
   replicated with new latent loads under an evenly thinned subset of the posterior draws
@@ -51,6 +54,7 @@ from pyro import poutine
 from pyro.infer import Predictive
 
 from aif_offload.experiment.storage import stamp, write_atomic
+from aif_offload.diagnostics.log_likelihood import pointwise_log_likelihood
 from aif_offload.inference.nuts import fit_nuts
 from aif_offload.models.latent_load_model import (
     LoadData,
@@ -301,8 +305,11 @@ def nuts_fit(
     *,
     key: int = 0,
     on_chain: Callable[[int], None] | None = None,
+    episodes: list[int] | None = None,
+    servers: list[str] | None = None,
 ) -> az.InferenceData:
-    """NUTS posterior of the globals (``posterior``, ``sample_stats``) and the replicated
+    """NUTS posterior of the globals (``posterior``, ``sample_stats``, ``log_likelihood`` of the
+    observations the fit used, labelled by ``episodes`` and ``servers``) and the replicated
     observations (``posterior_predictive``: ``log_compute`` (chain, draw, episode, step),
     ``report`` (chain, draw, episode, step, server)) under an evenly thinned subset of about
     ``settings.ppc_draws`` draws (its ``draw`` coordinate names the posterior draws used); attrs
@@ -340,6 +347,9 @@ def nuts_fit(
     if not used:
         posterior = posterior.merge(_prior_draws(prior, chains, draws, [settings.seed, key]))
     posterior = posterior[list(MAIN_PARAMETERS)]
+    log_likelihood = pointwise_log_likelihood(
+        fitted, prior, posterior, compute=used, episodes=episodes, servers=servers
+    )
     # Replicate an evenly thinned subset of the draws (the file stays a few MB).
     step = max(1, -(-chains * draws // settings.ppc_draws))
     thinned = posterior.isel(draw=slice(None, None, step))
@@ -360,6 +370,7 @@ def nuts_fit(
         posterior=posterior,
         sample_stats=fit.sample_stats[["diverging"]],
         posterior_predictive=predictive,
+        log_likelihood=log_likelihood,
     )
     for group in idata.groups():
         idata[group].attrs["nuts_seconds"] = round(seconds, 2)
@@ -386,9 +397,17 @@ def nuts_idata(
         prior=settings.prior,
         compute_noise_floor=settings.compute_noise_floor,
     )
-    fit = nuts_fit(data, prior, settings, key=seed * 1_000 + episode, on_chain=on_chain)
     at = {"seed": [seed], "episode": [episode]}
     observed = groups["observed_data"].sel(at)
+    fit = nuts_fit(
+        data,
+        prior,
+        settings,
+        key=seed * 1_000 + episode,
+        on_chain=on_chain,
+        episodes=[episode],
+        servers=[str(s) for s in observed["server"].values],
+    )
     in_file = ("seed", "episode", "server")
     constant = (
         groups["constant_data"]
@@ -411,6 +430,7 @@ def nuts_idata(
         posterior=fit.posterior.assign_coords(server=observed["server"].values),
         sample_stats=fit.sample_stats,
         posterior_predictive=predictive,
+        log_likelihood=fit.log_likelihood,
         observed_data=observed,
         constant_data=constant,
     )
