@@ -53,8 +53,8 @@ import xarray as xr
 from pyro import poutine
 from pyro.infer import Predictive
 
-from aif_offload.experiment.storage import stamp, write_atomic
 from aif_offload.diagnostics.log_likelihood import pointwise_log_likelihood
+from aif_offload.experiment.storage import stamp, write_atomic
 from aif_offload.inference.nuts import fit_nuts
 from aif_offload.models.latent_load_model import (
     LoadData,
