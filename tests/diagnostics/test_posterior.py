@@ -138,6 +138,7 @@ def test_nuts_check_writes_a_self_contained_file_next_to_the_beliefs(beliefs, ch
     assert set(idata.groups()) >= {
         "posterior",
         "sample_stats",
+        "log_likelihood",
         "posterior_predictive",
         "observed_data",
         "constant_data",

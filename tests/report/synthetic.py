@@ -156,7 +156,9 @@ def write_discrete_beliefs(path: Path, seed: int, episodes: int, steps: int = 10
         {"true_load_level": ((*t, "server"), truth)},
         coords={k: coords[k] for k in (*t, "server")},
     )
-    data = az.InferenceData(posterior=posterior, sample_stats=stats, constant_data=constant)
+    data = az.InferenceData(
+        filtering=posterior.merge(stats), constant_data=constant, warn_on_custom_groups=False
+    )
     write_atomic(data, path)
 
 
@@ -203,9 +205,10 @@ def write_gaussian_beliefs(path: Path, seed: int, episodes: int, steps: int = 10
     data = az.InferenceData(
         posterior=posterior,
         posterior_predictive=predictive,
-        predictions=predictions,
+        filtering=predictions,
         observed_data=observed,
         constant_data=constant,
+        warn_on_custom_groups=False,
     )
     write_atomic(data, path)
 
