@@ -391,9 +391,14 @@ class AifPymdpAgent(Agent):
         """
         rng = np.random.default_rng([*map(int, self.seeds), 7_919])
         servers = [s.name for s in self.context.scenario.servers]
+        shape = self.spec.B[f"load_{servers[0]}"].shape  # (level_next, level, target, allocation)
         counts = np.stack(
-            [np.asarray(self.pymdp.pB[self.factors.index(f"load_{s}")]) for s in servers], axis=1
-        ).astype(float)  # (seed, server, level_next, level, target, allocation)
+            [
+                np.asarray(self.pymdp.pB[self.factors.index(f"load_{s}")]).reshape(-1, *shape)
+                for s in servers
+            ],
+            axis=1,
+        ).astype(float)  # pymdp keeps the control dims flattened (C order)
         gamma = rng.standard_gamma(np.broadcast_to(counts, (chains, draws, *counts.shape)))
         values = gamma / gamma.sum(axis=4, keepdims=True)
         dims = ("chain", "draw", "seed", "server", "level_next", "level", "target", "allocation")

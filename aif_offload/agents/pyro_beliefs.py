@@ -18,9 +18,12 @@ Groups (dims ``seed, episode, step[, server]``; ``phase`` on ``episode`` says ``
 - ``posterior_predictive``: ``log_compute`` and ``report`` of every episode replicated under
   those draws, with new latent loads (same attrs).
 
-Without a refit to draw from (no training episode, or ``aif-ensemble``, whose world model is not
-the Pyro model) the world models' ``log_speed`` draws from the prior go to ``prior`` instead
-(``draws_are = "prior"``) and there is no ``posterior`` or ``posterior_predictive``.
+With refits but ``ppc_draws = 0`` the ``posterior`` holds the planner's ``num_models`` world-model
+draws of ``log_speed`` (same attrs) and there is no ``posterior_predictive``. Without a refit to
+draw from (no training episode, or ``aif-ensemble``, whose world model is a bootstrap ensemble of
+networks, not the Pyro model's parameters) there is no ``posterior``: ``prior`` holds 2 x 100
+exact draws of ``log_speed`` from the agent's initial prior (``inference_method =
+"prior_sampling"``, ``draws_are = "exact"``).
 """
 
 from __future__ import annotations
@@ -94,24 +97,40 @@ def belief_data(agent):
     checks = posterior_check(agent, train, names) if train.any() else None
     if checks is not None:
         groups["posterior"], groups["posterior_predictive"] = checks
+    elif any(r.fitted for r in agent.refitters):  # no predictive check asked for
+        draws = _world_models(agent, names)
+        draws.attrs.update(VARIATIONAL)
+        groups["posterior"] = draws
     else:
-        fitted = any(r.fitted for r in agent.refitters)
-        draws = xr.Dataset(
-            {
-                "log_speed": (
-                    ("chain", "draw", "seed", "server"),
-                    np.moveaxis(agent.model_log_speed, 0, 1)[None],
-                )
-            },
-            coords={"seed": agent.seeds, "server": names},
-        )
-        if fitted:  # refitted, but no predictive check asked for: the world models' SVI draws
-            draws.attrs.update(VARIATIONAL)
-            groups["posterior"] = draws
-        else:
-            draws.attrs.update({"inference_method": "none", "draws_are": "prior"})
-            groups["prior"] = draws
+        groups["prior"] = prior_draws(agent, names)
     return az.InferenceData(**groups, warn_on_custom_groups=False)
+
+
+def _world_models(agent, names: list[str]):
+    """The planner's current ``log_speed`` draws (one chain of ``num_models``)."""
+    import xarray as xr
+
+    values = np.moveaxis(agent.model_log_speed, 0, 1)[None]  # (chain, draw, seed, server)
+    return xr.Dataset(
+        {"log_speed": (("chain", "draw", "seed", "server"), values)},
+        coords={"seed": agent.seeds, "server": names},
+    )
+
+
+def prior_draws(agent, names: list[str], chains: int = 2, draws: int = 100):
+    """Exact draws of ``log_speed`` from the agent's initial prior ``N(0, prior_log_speed_scale)``
+    (``chains`` x ``draws``, seeded by the agent's seeds)."""
+    import xarray as xr
+
+    rng = np.random.default_rng([*map(int, agent.seeds), 104_723])
+    scale = agent.config.prior_log_speed_scale
+    values = rng.normal(0.0, scale, (chains, draws, len(agent.seeds), len(names)))
+    ds = xr.Dataset(
+        {"log_speed": (("chain", "draw", "seed", "server"), values)},
+        coords={"seed": agent.seeds, "server": names},
+    )
+    ds.attrs.update({"inference_method": "prior_sampling", "draws_are": "exact"})
+    return ds
 
 
 def posterior_check(agent, train: np.ndarray, names: list[str]):
