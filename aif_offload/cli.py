@@ -74,6 +74,13 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--address", help="Address of an existing Ray cluster (with --executor ray)."),
 ]
+TaskRecordsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--task-records",
+        help="Also write every task's record (runs/…/seed=N.tasks.nc, a netCDF table).",
+    ),
+]
 ReportOpt = Annotated[
     bool,
     typer.Option("--report/--no-report", help="Build DIR/report.html from the results at the end."),
@@ -236,12 +243,19 @@ def run(
     eval_episodes: EvalOpt = 0,
     t_max: TMaxOpt = None,
     load: LoadOpt = None,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """Run one agent on one seed and write DIR/results.nc."""
     names = _parse_agents(agent)
     resolved = load_scenario(scenario, t_max_s=t_max, load_percent=load)
     spec = ExperimentSpec(
-        "run", names, resolved.model_dump_json(), (seed,), episodes, eval_episodes
+        "run",
+        names,
+        resolved.model_dump_json(),
+        (seed,),
+        episodes,
+        eval_episodes,
+        task_records=task_records,
     )
     _execute(spec, out, "local", 1, None)
 
@@ -289,6 +303,7 @@ def compare(
     workers: WorkersOpt = None,
     address: AddressOpt = None,
     report: ReportOpt = True,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds.
 
@@ -305,6 +320,7 @@ def compare(
         _seeds(first_seed, size["seeds"] if seeds is None else seeds),
         size["episodes"] if episodes is None else episodes,
         size["eval_episodes"] if eval_episodes is None else eval_episodes,
+        task_records=task_records,
     )
     _execute(spec, out, executor, workers, address, report=report)
 
@@ -336,6 +352,7 @@ def experiment(
     workers: WorkersOpt = None,
     address: AddressOpt = None,
     report: ReportOpt = True,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation."""
     names = _parse_agents(agents if agents is not None else ",".join(agent_names()))
@@ -347,6 +364,7 @@ def experiment(
         episodes=episodes,
         eval_episodes=eval_episodes,
         values=_parse_values(values),
+        task_records=task_records,
     )
     directory = out or Path("aif-offload-results") / name
     _execute(spec, directory, executor, workers, address, report=report)

@@ -37,6 +37,7 @@ class ExperimentSpec:
     sweep: str | None = None  # a Scenario.episode field: "t_max_s" or "load_percent"
     values: tuple[float, ...] = ()
     schedule: tuple[tuple[int, float], ...] = ()  # (training episode, new load_percent)
+    task_records: bool = False  # write every task's record next to each run (``*.tasks.nc``)
 
     def __post_init__(self) -> None:
         if not self.agents:
@@ -131,6 +132,7 @@ def named_experiment(
     episodes: int,
     eval_episodes: int,
     values: tuple[float, ...] | None = None,
+    task_records: bool = False,
 ) -> ExperimentSpec:
     """The spec of a named experiment on a base scenario.
 
@@ -159,4 +161,5 @@ def named_experiment(
         sweep=recipe.get("sweep"),
         values=recipe.get("values", ()) if values is None else tuple(values),
         schedule=schedule,
+        task_records=task_records,
     )
