@@ -16,6 +16,7 @@ from aif_offload import __version__
 from aif_offload.experiment.results import git_commit
 from aif_offload.report import paper
 from aif_offload.report import sections_beliefs as sb
+from aif_offload.report import sections_latency as sl
 from aif_offload.report import sections_results as sr
 from aif_offload.report.document import Paragraph, Section, Table
 from aif_offload.report.html import render
@@ -73,8 +74,10 @@ def build_sections(
     experiments: list[Experiment], notes: list[str], sink: FigureSink
 ) -> list[Section]:
     """The ten sections of a report, in order."""
+    comparison = sr.comparison_section(experiments)
+    sl.add_latency(comparison, experiments, sink)
     return [
-        sr.comparison_section(experiments),
+        comparison,
         sr.improvement_section(experiments, sink),
         sr.training_section(experiments, sink),
         sr.deadline_section(experiments, sink),
