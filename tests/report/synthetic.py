@@ -62,11 +62,12 @@ def make_experiment(
     sweep: str | None = None,
     values: tuple[float, ...] = (),
     schedule: tuple[tuple[int, float], ...] = (),
+    scenario_name: str = "paper",
 ) -> Path:
     """Write results.nc and experiment.json of a synthetic experiment; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    scenario = load_scenario("paper")
+    scenario = load_scenario(scenario_name)
     spec = ExperimentSpec(
         name,
         agents,
