@@ -23,10 +23,10 @@ from aif_offload.diagnostics.posterior import (
     nuts_idata,
     nuts_path,
     nuts_summary,
-    ppc_checks,
     replicate,
     select_episode,
 )
+from aif_offload.diagnostics.ppc import ppc_checks
 from aif_offload.experiment.runner import run_agent
 from aif_offload.planning.cem import CemConfig
 from aif_offload.scenarios import load_scenario
