@@ -19,12 +19,14 @@ by NUTS (several chains) and writes ``seed=N.nuts.nc`` next to it: ArviZ Inferen
   of length 1);
 - ``constant_data``: the model's inputs, masks, true load and the prior the fit used;
 
-every group carrying the belief file's provenance attrs plus ``beliefs_file``, ``checked_seed``,
-``checked_episode``, ``nuts_settings`` (JSON), ``nuts_seconds`` and ``compute_observations``.
-``nuts_summary`` gives ``az.summary`` of the main parameters and the divergences;
-``aif_offload.diagnostics.ppc.ppc_checks`` the predictive check numbers of either file (Bayesian p-values of the mean and sd of the
-observations and of the sd of their residuals from the known part of the model, and the coverage
-of central 50 / 90 % predictive intervals).
+every group carrying ``inference_method = "nuts"``, ``draws_are = "mcmc"`` (``log_speed`` and
+``compute_noise`` are prior draws when the compute times are left out, see below), the belief
+file's provenance attrs and ``beliefs_file``, ``checked_seed``, ``checked_episode``,
+``nuts_settings`` (JSON), ``nuts_seconds`` and ``compute_observations`` (the groups of draws; the
+data groups carry the provenance). ``nuts_summary`` gives ``az.summary`` of the main parameters
+and the divergences; ``aif_offload.diagnostics.ppc.ppc_checks`` the predictive check numbers of
+either file (Bayesian p-values of the mean and sd of the observations and of their residuals
+from the known part of the model, and the coverage of central 50 / 90 % predictive intervals).
 
 By default NUTS runs on ``marginal_load_model``: the same model with the latent loads
 integrated out exactly (they are linear-Gaussian), 8 dimensions instead of 8 + E x T x S; the
@@ -375,6 +377,7 @@ def nuts_fit(
     for group in idata.groups():
         idata[group].attrs["nuts_seconds"] = round(seconds, 2)
         idata[group].attrs["compute_observations"] = compute_note
+        idata[group].attrs.update({"inference_method": "nuts", "draws_are": "mcmc"})
     return idata
 
 

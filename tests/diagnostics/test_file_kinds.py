@@ -138,6 +138,8 @@ def test_kinds_mark_how_their_draws_were_made(files):
     assert "posterior" not in ensemble.groups()
     assert ensemble.prior.attrs["inference_method"] == "prior_sampling"
     nuts = az.from_netcdf(files["NUTS check"])
+    draws = ("posterior", "sample_stats", "log_likelihood", "posterior_predictive")
+    assert all(nuts[g].attrs["inference_method"] == "nuts" for g in draws)
     assert nuts.log_likelihood["report"].dims == ("chain", "draw", "report_obs")
     assert set(nuts.log_likelihood["report_obs_server"].values) <= set(
         nuts.posterior["server"].values
