@@ -178,15 +178,15 @@ def gaussian_load_scores(path: Source) -> xr.Dataset | None:
     belief sd. A calibrated belief covers the truth 50 % and 90 % of the time. None if the file holds
     no Gaussian load beliefs with truth.
     """
-    predictions = _group(path, FILTERING)
+    found = _group(path, FILTERING)
     truth = _group(path, "constant_data")
-    if predictions is None or truth is None or "true_load" not in truth:
+    if found is None or truth is None or "true_load" not in truth:
         return None
-    if not {"load_mean", "load_sd"} <= set(predictions):
+    if not {"load_mean", "load_sd"} <= set(found):
         return None
     order = ("seed", "episode", "step", "server")
-    mean = predictions["load_mean"].transpose(*order).values.astype(float)
-    sd = np.maximum(predictions["load_sd"].transpose(*order).values.astype(float), 1e-12)
+    mean = found["load_mean"].transpose(*order).values.astype(float)
+    sd = np.maximum(found["load_sd"].transpose(*order).values.astype(float), 1e-12)
     true = truth["true_load"].transpose(*order).values.astype(float)
     known = np.isfinite(mean) & np.isfinite(sd) & np.isfinite(true)
     mean, true = np.where(known, mean, 0.0), np.where(known, true, 0.0)
@@ -199,8 +199,8 @@ def gaussian_load_scores(path: Source) -> xr.Dataset | None:
     scores["abs_error"] = np.abs(mean - true)
     scores["sd"] = sd
     coords = {
-        "episode": predictions.episode.values,
-        "server": predictions.server.values,
+        "episode": found.episode.values,
+        "server": found.server.values,
     }
     data = {k: (("episode", "server"), _mean_over(v, known, axes)) for k, v in scores.items()}
     data["steps"] = (("episode", "server"), known.sum(axis=axes).astype(float))
@@ -215,14 +215,14 @@ def efe_terms(path: Source) -> xr.Dataset | None:
     ``info_gain``, with q(pi)); its risk is the negative expected utility, and both are averaged
     under q(pi), the distribution the action is drawn from.
     """
-    predictions = _group(path, FILTERING)
-    if predictions is not None and {"efe_risk", "efe_info_gain"} <= set(predictions):
-        risk = predictions["efe_risk"].mean(("seed", "step"), skipna=True)
-        gain = predictions["efe_info_gain"].mean(("seed", "step"), skipna=True)
+    found = _group(path, FILTERING)
+    if found is not None and {"efe_risk", "efe_info_gain"} <= set(found):
+        risk = found["efe_risk"].mean(("seed", "step"), skipna=True)
+        gain = found["efe_info_gain"].mean(("seed", "step"), skipna=True)
         return xr.Dataset({"risk": risk, "info_gain": gain}).drop_vars(
-            [c for c in ("phase",) if c in predictions.coords], errors="ignore"
+            [c for c in ("phase",) if c in found.coords], errors="ignore"
         )
-    stats = predictions
+    stats = found
     if stats is None or not {"q_pi", "utility", "info_gain"} <= set(stats):
         return None
     q = stats["q_pi"].fillna(0.0)
