@@ -42,7 +42,8 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-# Named dims of every site right of the draw dims (``az.from_pyro`` / ``az.from_dict`` ``dims``).
+# Named dims of every site right of the draw dims (``az.from_pyro`` / ``az.from_dict`` ``dims``);
+# ``log_compute`` keeps the size-1 dim of the servers plate it is broadcast against (``one``).
 SITE_DIMS: dict[str, list[str]] = {
     "log_speed": ["server"],
     "eps": ["episode", "step", "server"],
