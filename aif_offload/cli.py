@@ -105,6 +105,13 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--address", help="Address of an existing Ray cluster (with --executor ray)."),
 ]
+TaskRecordsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--task-records",
+        help="Also write every task's record (runs/…/seed=N.tasks.nc, a netCDF table).",
+    ),
+]
 ReportOpt = Annotated[
     bool,
     typer.Option("--report/--no-report", help="Build DIR/report.html from the results at the end."),
@@ -386,6 +393,7 @@ def run(
     eval_episodes: EvalOpt = 0,
     t_max: TMaxOpt = None,
     load: LoadOpt = None,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """Run one agent on one seed and write DIR/results.nc."""
     names, sources = _parse_agents(agent, "--agent")
@@ -400,6 +408,7 @@ def run(
         episodes,
         eval_episodes,
         sources=sources,
+        task_records=task_records,
     )
     _execute(spec, out, "local", 1, None)
 
@@ -453,6 +462,7 @@ def compare(
     workers: WorkersOpt = None,
     address: AddressOpt = None,
     report: ReportOpt = True,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """Run several agents on the same seeds; print means with 95 % bootstrap intervals over seeds.
 
@@ -475,6 +485,7 @@ def compare(
         episodes,
         eval_episodes,
         sources=sources,
+        task_records=task_records,
     )
     _execute(spec, out, executor, workers, address, report=report)
 
@@ -520,6 +531,7 @@ def experiment(
     workers: WorkersOpt = None,
     address: AddressOpt = None,
     report: ReportOpt = True,
+    task_records: TaskRecordsOpt = False,
 ) -> None:
     """The paper's experiments: training (Fig. 3), deadline (Fig. 4), load (Fig. 5), adaptation;
     and sweep, of any numeric scenario field (--field PATH --values V1,V2)."""
@@ -542,6 +554,7 @@ def experiment(
             values=parsed,
             sources=sources,
             field=field,
+            task_records=task_records,
         )
     except ValueError as err:
         message = str(err)

@@ -1,7 +1,7 @@
 """Scores of the discrete agent's load beliefs against the simulator's true load level.
 
 Reads every ``runs/<agent>/.../seed=<s>.beliefs.nc`` of an experiment directory that holds
-``posterior/q_load`` (seed, episode, step, server, level) and ``constant_data/true_load_level``,
+``filtering/q_load`` (seed, episode, step, server, level) and ``constant_data/true_load_level``,
 and prints, per agent and episode phase, the Brier score, log score and entropy of the beliefs next
 to two naive beliefs: uniform over the levels, and the base rate of the true levels in that file
 (a belief that knows how often each level occurs but nothing about the moment).

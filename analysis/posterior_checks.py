@@ -27,14 +27,13 @@ from aif_offload.diagnostics.posterior import (
     MODELS,
     PRIORS,
     NutsSettings,
-    compare_posteriors,
     load_groups,
     nuts_check,
     nuts_path,
     nuts_summary,
-    ppc_checks,
     select_episode,
 )
+from aif_offload.diagnostics.ppc import compare_posteriors, ppc_checks
 
 PROG = "posterior_checks"
 

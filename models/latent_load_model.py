@@ -21,7 +21,11 @@ Global parameters and priors: ``log_speed[j] ~ N(mu_j, tau_j)`` (default mu 0: t
 nominal speed), ``q ~ HalfNormal``, ``r ~ HalfNormal`` (scale from the scenario's report noise),
 ``s ~ HalfNormal``. The model has named plates ``episodes`` (dim -3), ``steps`` (-2) and ``servers``
 (-1), asserts the shape of every sample, and runs unchanged under ``Predictive``, ``SVI`` and
-``NUTS`` (no fitting lives here: see ``aif_offload.inference``).
+``NUTS`` (no fitting lives here: see ``aif_offload.inference``). Every computation broadcasts
+over extra leading batch dims left of the plates, so ``Predictive(..., parallel=True)`` and
+vectorised ELBO particles work: the globals then have shape ``batch + (1, 1, 1)`` (``log_speed``
+``batch + (1, 1, S)``) and every site ``batch + its plate shape``; the asserts check the rightmost
+dims only. ``SITE_DIMS`` names the dims of every site (for ``az.from_pyro(..., dims=SITE_DIMS)``).
 
 ``marginal_load_model`` is the same model with the latent loads integrated out (exactly: they are
 linear-Gaussian); it has only the global parameters to sample, which makes offline NUTS fast
@@ -37,6 +41,26 @@ from dataclasses import dataclass
 import pyro
 import pyro.distributions as dist
 import torch
+
+# Named dims of every site right of the draw dims (``az.from_pyro`` / ``az.from_dict`` ``dims``);
+# ``log_compute`` keeps the size-1 dim of the servers plate it is broadcast against (``one``).
+SITE_DIMS: dict[str, list[str]] = {
+    "log_speed": ["server"],
+    "eps": ["episode", "step", "server"],
+    "load": ["episode", "step", "server"],
+    "report": ["episode", "step", "server"],
+    "log_compute": ["episode", "step", "one"],
+}
+
+
+def _batch(value: torch.Tensor, event_dims: int = 3) -> tuple[int, ...]:
+    """The leading batch shape of a site left of the model's ``event_dims`` plate dims."""
+    return tuple(value.shape[:-event_dims]) if value.dim() > event_dims - 1 else ()
+
+
+def _is_global(value: torch.Tensor) -> bool:
+    """A scalar global: shape () or ``batch + (1, 1, 1)`` (under an outer vectorising plate)."""
+    return value.dim() == 0 or (value.dim() >= 3 and value.shape[-3:] == (1, 1, 1))
 
 
 @dataclass(frozen=True)
@@ -104,6 +128,7 @@ def _globals(data: LoadData, prior: LoadModelPrior, servers: pyro.plate):
     with servers:
         log_speed = pyro.sample("log_speed", dist.Normal(loc, scale))
     assert log_speed.shape[-1:] == (num_servers,)
+    assert log_speed.dim() == 1 or log_speed.shape[-3:-1] == (1, 1)
     q = pyro.sample(
         "process_noise", dist.HalfNormal(torch.tensor(prior.process_noise_scale, dtype=dtype))
     )
@@ -113,7 +138,7 @@ def _globals(data: LoadData, prior: LoadModelPrior, servers: pyro.plate):
     s = pyro.sample(
         "compute_noise", dist.HalfNormal(torch.tensor(prior.compute_noise_scale, dtype=dtype))
     )
-    assert q.shape == r.shape == s.shape == ()
+    assert q.shape == r.shape == s.shape and _is_global(q)
     return log_speed, q, r, s
 
 
@@ -122,14 +147,17 @@ def _log_compute(data: LoadData, prior: LoadModelPrior, log_speed, s, episodes, 
     if prior.compute_noise_floor > 0:
         s = torch.sqrt(s**2 + prior.compute_noise_floor**2)
     num_episodes, num_steps, _ = data.shape
-    mean = data.log_nominal_compute + log_speed[data.server]
+    # log_speed[..., server] per batch entry: (batch, 1, 1, S) -> (batch, E, T)
+    flat = log_speed.reshape(-1, log_speed.shape[-1])[:, data.server]
+    batch = _batch(log_speed) if log_speed.dim() > 1 else ()
+    mean = data.log_nominal_compute + flat.reshape(*batch, num_episodes, num_steps)
     compute_mask = None if data.compute_mask is None else data.compute_mask[..., None]
     obs = None if data.log_compute is None else data.log_compute[..., None]
     with episodes, steps:
         z = pyro.sample(
             "log_compute", _masked(dist.Normal(mean[..., None], s), compute_mask), obs=obs
         )
-    assert z.shape == (num_episodes, num_steps, 1)
+    assert z.shape[-3:] == (num_episodes, num_steps, 1)
     return z
 
 
@@ -164,20 +192,20 @@ def latent_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()) 
 
     with episodes, steps, servers:
         eps = pyro.sample("eps", dist.Normal(torch.zeros((), dtype=dtype), 1.0))
-    assert eps.shape == (num_episodes, num_steps, num_servers)
+    assert eps.shape[-3:] == (num_episodes, num_steps, num_servers)
 
     # Non-centred random walk with the known control as drift.
     first = torch.zeros(num_steps, 1, dtype=dtype)
     first[0] = 1.0
     noise = eps * (first * prior.initial_scale + (1.0 - first) * q)
-    x = pyro.deterministic("load", _drift(data) + torch.cumsum(noise, dim=1))
-    assert x.shape == (num_episodes, num_steps, num_servers)
+    x = pyro.deterministic("load", _drift(data) + torch.cumsum(noise, dim=-2))
+    assert x.shape[-3:] == (num_episodes, num_steps, num_servers)
 
-    seen = x[:, _report_lag(num_steps, prior.report_delay), :]
+    seen = x[..., _report_lag(num_steps, prior.report_delay), :]
     report_mask = data.report_mask
     with episodes, steps, servers:
         y = pyro.sample("report", _masked(dist.Normal(seen, r), report_mask), obs=data.report)
-    assert y.shape == (num_episodes, num_steps, num_servers)
+    assert y.shape[-3:] == (num_episodes, num_steps, num_servers)
 
     _log_compute(data, prior, log_speed, s, episodes, steps)
     return x
@@ -210,7 +238,8 @@ def marginal_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()
         eigenvalues, vectors = _lag_spectrum(keep, lag)
         # Observed block: sigma_0^2 k k' + q^2 K + r^2 I, K = min-kernel; masked entries become
         # independent N(0, r^2) at residual 0, whose log density is added back below.
-        d = q**2 * eigenvalues + r**2  # (E, S, T) eigenvalues of q^2 K + r^2 I
+        # q, r: () or batch + (1, 1, 1), broadcasting against the (E, S, T) spectrum
+        d = q**2 * eigenvalues + r**2  # (batch, E, S, T) eigenvalues of q^2 K + r^2 I
         e = (vectors.transpose(-1, -2) @ residual[..., None])[..., 0]
         w = (vectors.transpose(-1, -2) @ keep[..., None])[..., 0]
         s0 = prior.initial_scale**2
@@ -220,9 +249,9 @@ def marginal_load_model(data: LoadData, prior: LoadModelPrior = LoadModelPrior()
         observed = keep.sum(-1)
         log_lik = -0.5 * (quad + logdet + num_steps * math.log(2.0 * math.pi)) + 0.5 * (
             num_steps - observed
-        ) * (torch.log(r**2) + math.log(2.0 * math.pi))
-        assert log_lik.shape == (num_episodes, num_servers)
-        pyro.factor("report_marginal", log_lik.sum())
+        ) * (torch.log(r.squeeze(-1) ** 2 if r.dim() else r**2) + math.log(2.0 * math.pi))
+        assert log_lik.shape[-2:] == (num_episodes, num_servers)
+        pyro.factor("report_marginal", log_lik.sum((-2, -1)).reshape(q.shape))
 
     _log_compute(data, prior, log_speed, s, episodes, steps)
 

@@ -70,6 +70,19 @@ def test_run_writes_results_with_the_fixed_format(tmp_path, capsys):
         assert data.attrs[key]
     # Every task is accounted for exactly once.
     assert (data.failure_count.sum("failure_reason") == data.tasks).all()
+    assert not list(out.glob("runs/**/*.tasks.nc"))  # task records only when asked for
+
+
+def test_task_records_option_writes_a_table_per_run(tmp_path, capsys):
+    from aif_offload.diagnostics.task_records import load_task_records
+
+    out = tmp_path / "run"
+    argv = ["run", "--agent", "greedy", "--episodes", "1", "--eval-episodes", "1"]
+    assert main([*argv, "--seed", "2", "--out", str(out), "--task-records"]) == 0
+    table = load_task_records(out)
+    data = xr.open_dataset(out / "results.nc", engine="h5netcdf")
+    assert len(table) == int(data.tasks.sum()) + int(data.eval_tasks.sum())
+    assert set(table["seed"]) == {2} and set(table["phase"]) == {"train", "eval"}
 
 
 def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):

@@ -28,3 +28,11 @@ def test_data_and_scenarios_are_package_data():
     assert {"paper.toml", "paper-full.toml", "azure-conv.toml", "azure-code.toml"} <= names
     data = {p.name for p in files("aif_offload.data").iterdir()}
     assert {"azure_llm_2023_conv.csv.gz", "azure_llm_2023_code.csv.gz", "NOTICE.md"} <= data
+
+
+def test_the_papers_claims_table_is_package_data():
+    from importlib.resources import files
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "*.toml" in config["package-data"]["aif_offload.report"]
+    assert files("aif_offload.report").joinpath("paper_claims.toml").is_file()

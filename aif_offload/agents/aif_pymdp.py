@@ -295,16 +295,19 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         self._log.setdefault(key, []).append(value)
 
     def belief_data(self):
-        """Per-step beliefs, policy posterior, EFE terms and observations, with the true load.
+        """Per-step beliefs, policy posterior, EFE terms and observations, with the true load,
+        and draws of the learned load dynamics.
 
         ArviZ InferenceData, dims ``seed, episode, step`` (+ ``server``, ``level``, ``policy``,
-        factor levels): ``posterior`` holds q(s) of every factor (``q_load`` for the servers),
-        ``sample_stats`` q(pi), the negative EFE, its utility and information-gain parts, the
-        VFE and the outcome surprise, ``observed_data`` the discrete observations and
-        ``constant_data`` the simulator's ``true_load`` (used fractions) and its level under the
-        agent's binning (NaN / -1 where no transition was observed, e.g. frozen evaluation episodes,
-        which the runner plays without ``observe``). Steps past the end of a shorter episode are
-        NaN (-1 for integers).
+        factor levels). ``filtering`` (the package's own group: one distribution per step, no
+        draws) holds q(s) of every factor (``q_load`` for the servers), q(pi), the negative EFE,
+        its utility and information-gain parts, the VFE, the outcome surprise and the action;
+        ``observed_data`` the discrete observations; ``constant_data`` the simulator's
+        ``true_load`` (used fractions) and its level under the agent's binning (NaN / -1 where no
+        transition was observed, e.g. frozen evaluation episodes, which the runner plays without
+        ``observe``). Steps past the end of a shorter episode are NaN (-1 for integers).
+        ``posterior`` holds exact draws (``chain, draw``) of every server's load-transition matrix
+        from its Dirichlet posterior after the last step (:meth:`transition_draws`).
         """
         if not self._log.get("vfe"):
             return None
@@ -353,7 +356,7 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         stats["surprise"] = (t, stacked("surprise"))
         stats["action"] = ((*t, "action_entry"), stacked("action"))
         observed = {m: (t, stacked(f"obs_{m}")) for m in self.modalities}
-        groups = {"posterior": posterior, "sample_stats": stats, "observed_data": observed}
+        groups = {"filtering": posterior | stats, "observed_data": observed}
         if len(self._log.get("true_load", [])) == len(episode_of):  # always, when recording
             true = stacked("true_load")  # (seed, episode, step, resource, server) used fractions
             level = np.where(np.isnan(true[..., 0, :]), -1, load_level(1 - true[..., 0, :]))
@@ -370,7 +373,50 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
             )
         for m in self.modalities:
             datasets["observed_data"][m].attrs["levels"] = ", ".join(self.spec.levels(m))
-        return az.InferenceData(**datasets)
+        datasets["posterior"] = self.transition_draws()
+        return az.InferenceData(**datasets, warn_on_custom_groups=False)
+
+    def transition_draws(self, chains: int = 2, draws: int = 100) -> xr.Dataset:
+        """Exact draws of every server's load-transition matrix from its Dirichlet posterior.
+
+        ``load_transition`` (chain, draw, seed, server, level_next, level, target, allocation):
+        p(next load level | load level, the targeted server, the allocation profile) of
+        ``server``, drawn from ``Dirichlet(pB)`` (the learned counts) independently per column;
+        ``chains`` x ``draws`` independent draws (R-hat near 1 and ESS near their number by
+        construction). Seeded by the agent's seeds.
+        """
+        rng = np.random.default_rng([*map(int, self.seeds), 7_919])
+        servers = [s.name for s in self.context.scenario.servers]
+        shape = self.spec.B[f"load_{servers[0]}"].shape  # (level_next, level, target, allocation)
+        counts = np.stack(
+            [
+                np.asarray(self.pymdp.pB[self.factors.index(f"load_{s}")]).reshape(-1, *shape)
+                for s in servers
+            ],
+            axis=1,
+        ).astype(float)  # pymdp keeps the control dims flattened (C order)
+        gamma = rng.standard_gamma(np.broadcast_to(counts, (chains, draws, *counts.shape)))
+        values = gamma / gamma.sum(axis=4, keepdims=True)
+        dims = ("chain", "draw", "seed", "server", "level_next", "level", "target", "allocation")
+        control_dims = self.spec.B_dims(f"load_{servers[0]}")[2:]
+        coords = {
+            "seed": self.seeds,
+            "server": servers,
+            "level_next": list(LOAD_LEVELS),
+            "level": list(LOAD_LEVELS),
+            "target": list(self.spec.levels(control_dims[0])),
+            "allocation": list(self.spec.levels(control_dims[1])),
+        }
+        ds = xr.Dataset({"load_transition": (dims, values.astype(np.float32))}, coords=coords)
+        ds.attrs.update(
+            {
+                "inference_method": "conjugate_dirichlet",
+                "draws_are": "exact",
+                "agent": self.name,
+                "model": self.spec.name,
+            }
+        )
+        return ds
 
     def _policy_labels(self) -> list[str]:
         controls = list(self.spec.controls)

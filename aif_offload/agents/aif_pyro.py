@@ -43,7 +43,7 @@ from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.inference.filtering import LoadFilter
-from aif_offload.inference.svi import GLOBAL_SITES, SviRefitter
+from aif_offload.inference.svi import SviRefitter
 from aif_offload.models.latent_load_model import LoadData, LoadModelPrior
 from aif_offload.planning.cem import CemConfig, cem_plan
 from aif_offload.planning.efe import Preferences, expected_free_energy
@@ -478,155 +478,8 @@ class AifPyroAgent(declared.AifPyro, Agent):
         }
 
     def belief_data(self):
-        """Recorded beliefs, observations and posterior checks as ArviZ InferenceData.
+        """Recorded beliefs, observations and posterior checks as ArviZ InferenceData (layout:
+        ``aif_offload.agents.pyro_beliefs``); None before the first episode ends."""
+        from aif_offload.agents.pyro_beliefs import belief_data
 
-        Groups (dims ``seed, episode, step[, server]``; ``phase`` on ``episode`` says ``train`` or
-        ``eval``): ``predictions`` (per-step beliefs and EFE terms), ``observed_data`` (the model's
-        observations ``log_compute``, NaN where not observed, and ``report``), ``constant_data``
-        (the simulator's ``true_load``, the model's inputs and masks and the prior of every
-        episode's refit), ``posterior`` (draws of the global parameters from the SVI guide after the
-        last training refit) and ``posterior_predictive`` (``log_compute`` and ``report`` of every
-        episode replicated under those draws, with new latent loads). Without a refit (no training
-        episode, or a subclass that does not use the Pyro model) ``posterior`` holds the world
-        models' ``log_speed`` draws and there is no ``posterior_predictive``.
-        """
-        if not self.records:
-            return None
-        import arviz as az
-        import xarray as xr
-
-        def stack(key):
-            return np.stack([r[key] for r in self.records], axis=1)  # (B, E, T, ...)
-
-        names = [s.name for s in self.context.scenario.servers]
-        train = np.array([r["train"] for r in self.records])
-        e, t = len(self.records), self.records[0]["server"].shape[1]
-        coords = {
-            "seed": self.seeds,
-            "episode": np.arange(e),
-            "step": np.arange(t),
-            "server": names,
-            "phase": ("episode", np.where(train, "train", "eval")),
-        }
-        est, ests = ("seed", "episode", "step"), ("seed", "episode", "step", "server")
-        beliefs = xr.Dataset(
-            {
-                "load_mean": (ests, stack("load_mean")),
-                "load_sd": (ests, stack("load_sd")),
-                "efe_risk": (est, stack("risk")),
-                "efe_info_gain": (est, stack("info_gain")),
-                "efe": (est, stack("efe")),
-            },
-            coords=coords,
-        )
-        observed = xr.Dataset(
-            {
-                "log_compute": (est, np.where(stack("compute_mask"), stack("log_compute"), np.nan)),
-                "report": (ests, stack("report")),
-            },
-            coords=coords,
-        )
-        prior = self._prior(self.speed_loc[0], self.speed_scale[0])
-        inputs = xr.Dataset(
-            {
-                "true_load": (ests, stack("true_load")),
-                "control": (ests, stack("control")),
-                "server_index": (est, stack("server")),
-                "log_nominal_compute": (est, stack("log_nominal")),
-                "compute_mask": (est, stack("compute_mask")),
-                "report_mask": (ests, _report_mask(stack("report"))),
-                "prior_log_speed_loc": (("seed", "episode", "server"), stack("prior_loc")),
-                "prior_log_speed_scale": (("seed", "episode", "server"), stack("prior_scale")),
-                **prior.scalar_constants(),
-            },
-            coords=coords,
-        )
-        groups = {"predictions": beliefs, "observed_data": observed, "constant_data": inputs}
-        checks = self._posterior_check(train, names) if train.any() else None
-        if checks is None:
-            groups["posterior"] = xr.Dataset(
-                {
-                    "log_speed": (
-                        ("chain", "draw", "seed", "server"),
-                        np.moveaxis(self.model_log_speed, 0, 1)[None],
-                    )
-                },
-                coords={"seed": self.seeds, "server": names},
-            )
-        else:
-            groups["posterior"], groups["posterior_predictive"] = checks
-        return az.InferenceData(**groups)
-
-    def _posterior_check(self, train: np.ndarray, names: list[str]):
-        """Draws of the globals from every row's guide after the last training refit and the
-        observations of every episode replicated under them (``Predictive``, new latent loads);
-        ``None`` if there is no guide to draw from. Run once, at the end: no per-step cost."""
-        draws = self.config.ppc_draws
-        if draws < 1 or not all(r.fitted for r in self.refitters):
-            return None
-        import pyro
-        import xarray as xr
-        from pyro.infer import Predictive
-
-        from aif_offload.models.latent_load_model import latent_load_model
-
-        last = int(np.flatnonzero(train)[-1])
-        record = self.records[last]
-        params: dict[str, list[np.ndarray]] = {}
-        replicas: dict[str, list[np.ndarray]] = {"log_compute": [], "report": []}
-        for i, seed in enumerate(self.seeds):
-            fitted_on = _load_data({k: record[k][i][None] for k in _OBSERVED})
-            prior = self._prior(record["prior_loc"][i], record["prior_scale"][i])
-            ppc_seed = (seed * 100_003 + 99_991) % (2**31)
-            sample = self.refitters[i].sample_globals(
-                fitted_on, prior, num_samples=draws, seed=ppc_seed
-            )
-            for k, v in sample.items():
-                params.setdefault(k, []).append(v.reshape(draws, -1))
-            episodes = {k: np.stack([r[k][i] for r in self.records]) for k in _OBSERVED}
-            predictive = Predictive(
-                latent_load_model,
-                posterior_samples={k: torch.tensor(v) for k, v in sample.items()},
-                return_sites=("log_compute", "report"),
-            )
-            pyro.set_rng_seed(ppc_seed + 1)
-            out = predictive(_load_data(episodes, observed=False), prior)
-            e, t, s = episodes["control"].shape
-            log_compute = out["log_compute"].reshape(draws, e, t).numpy()
-            replicas["log_compute"].append(
-                np.where(episodes["compute_mask"], log_compute, np.nan).astype(np.float32)
-            )
-            report = out["report"].reshape(draws, e, t, s).numpy()
-            replicas["report"].append(np.clip(report, 0.0, 1.0).astype(np.float32))
-        phase = np.where(train, "train", "eval")
-        coords = {"seed": self.seeds, "server": names}
-        posterior = xr.Dataset(
-            {
-                "log_speed": (
-                    ("chain", "draw", "seed", "server"),
-                    np.stack(params["log_speed"], 1)[None],
-                ),
-                **{
-                    k: (("chain", "draw", "seed"), np.concatenate(params[k], 1)[None])
-                    for k in GLOBAL_SITES
-                    if k != "log_speed"
-                },
-            },
-            coords=coords,
-        )
-        predictive_ds = xr.Dataset(
-            {
-                "log_compute": (
-                    ("chain", "draw", "seed", "episode", "step"),
-                    np.stack(replicas["log_compute"], 1)[None],
-                ),
-                "report": (
-                    ("chain", "draw", "seed", "episode", "step", "server"),
-                    np.stack(replicas["report"], 1)[None],
-                ),
-            },
-            coords=coords
-            | {"episode": np.arange(len(train)), "step": np.arange(t), "phase": ("episode", phase)},
-        )
-        predictive_ds.attrs["fitted_episode"] = last
-        return posterior, predictive_ds
+        return belief_data(self)

@@ -1,13 +1,17 @@
 """Belief files of the active-inference agents, scored against the simulator's truth.
 
-Two shapes of belief are recorded (``runs/<agent>/.../seed=<s>.beliefs.nc``):
+Two shapes of belief are recorded (``runs/<agent>/.../seed=<s>.beliefs.nc``), both in the group
+``filtering`` (one distribution per step, no draws: see ``docs/files.md``):
 
-- discrete (``aif-pymdp``): ``posterior/q_load`` (seed, episode, step, server, level) with the true
-  level ``constant_data/true_load_level`` (-1 where no transition was observed), and the belief over
-  every other hidden factor as ``posterior/q_<factor>``;
-- Gaussian (``aif-pyro``, ``aif-ensemble``): ``predictions/load_mean`` and ``load_sd`` (seed, episode,
+- discrete (``aif-pymdp``): ``filtering/q_load`` (seed, episode, step, server, level) with the true
+  level ``constant_data/true_load_level`` (-1 where no transition was observed), the belief over
+  every other hidden factor as ``filtering/q_<factor>`` and q(pi) with the EFE terms per policy;
+- Gaussian (``aif-pyro``, ``aif-ensemble``): ``filtering/load_mean`` and ``load_sd`` (seed, episode,
   step, server) of the latent load with the true used fraction ``constant_data/true_load``, and the
   expected-free-energy terms of the chosen action (``efe_risk``, ``efe_info_gain``).
+
+Files written before the ``filtering`` group existed (the same variables in ``posterior`` /
+``sample_stats`` or ``predictions``, without ``chain``) are read the same way.
 
 The functions read one file and return scores per (episode, server) so they can be averaged over
 seeds or over time; the files are read with xarray only (no ArviZ needed).
@@ -30,6 +34,8 @@ from aif_offload.diagnostics.calibration import (
 )
 
 INTERVAL_MASSES = (0.5, 0.9)
+FILTERING = "filtering"
+_LEGACY_FILTERING = ("posterior", "sample_stats", "predictions")
 
 
 def read_group(path: Path, group: str) -> xr.Dataset | None:
@@ -41,6 +47,17 @@ def read_group(path: Path, group: str) -> xr.Dataset | None:
         return None
 
 
+def read_filtering(path: Path) -> xr.Dataset | None:
+    """The ``filtering`` group of a belief file; for an older file, its per-step variables from
+    the groups that held them then (those without ``chain``); None if there are none."""
+    found = read_group(path, FILTERING)
+    if found is not None:
+        return found
+    parts = [read_group(path, g) for g in _LEGACY_FILTERING]
+    parts = [p for p in parts if p is not None and "chain" not in p.dims]
+    return xr.merge(parts, compat="override") if parts else None
+
+
 class BeliefFile:
     """A belief file whose groups are read at most once (several scores read the same group)."""
 
@@ -50,7 +67,10 @@ class BeliefFile:
 
     def group(self, name: str) -> xr.Dataset | None:
         if name not in self._groups:
-            self._groups[name] = read_group(self.path, name)
+            if name == FILTERING:
+                self._groups[name] = read_filtering(self.path)
+            else:
+                self._groups[name] = read_group(self.path, name)
         return self._groups[name]
 
 
@@ -58,18 +78,17 @@ Source = Path | str | BeliefFile
 
 
 def _group(source: Source, name: str) -> xr.Dataset | None:
-    if isinstance(source, BeliefFile):
-        return source.group(name)
-    return read_group(Path(source), name)
+    if not isinstance(source, BeliefFile):
+        source = BeliefFile(Path(source))
+    return source.group(name)
 
 
 def belief_kind(path: Source) -> str | None:
     """``discrete`` (q_load), ``gaussian`` (load_mean / load_sd) or None for another layout."""
-    posterior = _group(path, "posterior")
-    if posterior is not None and "q_load" in posterior:
+    filtering = _group(path, FILTERING)
+    if filtering is not None and "q_load" in filtering:
         return "discrete"
-    predictions = _group(path, "predictions")
-    if predictions is not None and {"load_mean", "load_sd"} <= set(predictions):
+    if filtering is not None and {"load_mean", "load_sd"} <= set(filtering):
         return "gaussian"
     return None
 
@@ -91,7 +110,7 @@ def discrete_load_scores(path: Source) -> xr.Dataset | None:
     each level occurs, nothing about the moment). None if the
     file holds no discrete load beliefs with truth.
     """
-    posterior = _group(path, "posterior")
+    posterior = _group(path, FILTERING)
     truth = _group(path, "constant_data")
     if posterior is None or truth is None or "q_load" not in posterior:
         return None
@@ -121,7 +140,7 @@ def discrete_load_scores(path: Source) -> xr.Dataset | None:
 
 def discrete_reliability_inputs(path: Source) -> tuple[np.ndarray, np.ndarray] | None:
     """Load-belief probabilities (n, levels) and true levels (n,) at every step with truth."""
-    posterior = _group(path, "posterior")
+    posterior = _group(path, FILTERING)
     truth = _group(path, "constant_data")
     if posterior is None or truth is None or "q_load" not in posterior:
         return None
@@ -135,12 +154,12 @@ def discrete_reliability_inputs(path: Source) -> tuple[np.ndarray, np.ndarray] |
 
 def factor_entropy(path: Source) -> xr.Dataset | None:
     """Mean entropy (nats) of the belief over every hidden factor other than the load, per episode."""
-    posterior = _group(path, "posterior")
+    posterior = _group(path, FILTERING)
     if posterior is None:
         return None
     found = {}
     for name, q in posterior.data_vars.items():
-        if not name.startswith("q_") or name == "q_load":
+        if not name.startswith("q_") or name in ("q_load", "q_pi"):
             continue
         factor_dim = q.dims[-1]
         values = q.transpose("seed", "episode", "step", factor_dim).values.astype(float)
@@ -159,15 +178,15 @@ def gaussian_load_scores(path: Source) -> xr.Dataset | None:
     belief sd. A calibrated belief covers the truth 50 % and 90 % of the time. None if the file holds
     no Gaussian load beliefs with truth.
     """
-    predictions = _group(path, "predictions")
+    found = _group(path, FILTERING)
     truth = _group(path, "constant_data")
-    if predictions is None or truth is None or "true_load" not in truth:
+    if found is None or truth is None or "true_load" not in truth:
         return None
-    if not {"load_mean", "load_sd"} <= set(predictions):
+    if not {"load_mean", "load_sd"} <= set(found):
         return None
     order = ("seed", "episode", "step", "server")
-    mean = predictions["load_mean"].transpose(*order).values.astype(float)
-    sd = np.maximum(predictions["load_sd"].transpose(*order).values.astype(float), 1e-12)
+    mean = found["load_mean"].transpose(*order).values.astype(float)
+    sd = np.maximum(found["load_sd"].transpose(*order).values.astype(float), 1e-12)
     true = truth["true_load"].transpose(*order).values.astype(float)
     known = np.isfinite(mean) & np.isfinite(sd) & np.isfinite(true)
     mean, true = np.where(known, mean, 0.0), np.where(known, true, 0.0)
@@ -180,8 +199,8 @@ def gaussian_load_scores(path: Source) -> xr.Dataset | None:
     scores["abs_error"] = np.abs(mean - true)
     scores["sd"] = sd
     coords = {
-        "episode": predictions.episode.values,
-        "server": predictions.server.values,
+        "episode": found.episode.values,
+        "server": found.server.values,
     }
     data = {k: (("episode", "server"), _mean_over(v, known, axes)) for k, v in scores.items()}
     data["steps"] = (("episode", "server"), known.sum(axis=axes).astype(float))
@@ -191,19 +210,19 @@ def gaussian_load_scores(path: Source) -> xr.Dataset | None:
 def efe_terms(path: Source) -> xr.Dataset | None:
     """Mean expected-free-energy terms per episode: ``risk`` and ``info_gain``.
 
-    Gaussian agents record the terms of the chosen action (``predictions/efe_risk``,
-    ``efe_info_gain``). The discrete agent records them for every policy (``sample_stats/utility``,
+    Gaussian agents record the terms of the chosen action (``filtering/efe_risk``,
+    ``efe_info_gain``). The discrete agent records them for every policy (``filtering/utility``,
     ``info_gain``, with q(pi)); its risk is the negative expected utility, and both are averaged
     under q(pi), the distribution the action is drawn from.
     """
-    predictions = _group(path, "predictions")
-    if predictions is not None and {"efe_risk", "efe_info_gain"} <= set(predictions):
-        risk = predictions["efe_risk"].mean(("seed", "step"), skipna=True)
-        gain = predictions["efe_info_gain"].mean(("seed", "step"), skipna=True)
+    found = _group(path, FILTERING)
+    if found is not None and {"efe_risk", "efe_info_gain"} <= set(found):
+        risk = found["efe_risk"].mean(("seed", "step"), skipna=True)
+        gain = found["efe_info_gain"].mean(("seed", "step"), skipna=True)
         return xr.Dataset({"risk": risk, "info_gain": gain}).drop_vars(
-            [c for c in ("phase",) if c in predictions.coords], errors="ignore"
+            [c for c in ("phase",) if c in found.coords], errors="ignore"
         )
-    stats = _group(path, "sample_stats")
+    stats = found
     if stats is None or not {"q_pi", "utility", "info_gain"} <= set(stats):
         return None
     q = stats["q_pi"].fillna(0.0)

@@ -7,6 +7,9 @@ by NUTS (several chains) and writes ``seed=N.nuts.nc`` next to it: ArviZ Inferen
 - ``posterior``: ``log_speed`` (chain, draw, server), ``process_noise``, ``report_noise``,
   ``compute_noise`` (chain, draw);
 - ``sample_stats``: ``diverging`` (chain, draw);
+- ``log_likelihood``: pointwise log likelihood of every observation the fit used, under every
+  draw (``report`` (chain, draw, report_obs), ``log_compute`` (chain, draw, compute_obs) when the
+  compute times were used; see ``aif_offload.diagnostics.log_likelihood``), for ``az.loo``;
 - ``posterior_predictive``: ``log_compute`` (chain, draw, seed, episode, step; NaN where the
   episode has no observation) and ``report`` (chain, draw, seed, episode, step, server),
   replicated with new latent loads under an evenly thinned subset of the posterior draws
@@ -16,12 +19,14 @@ by NUTS (several chains) and writes ``seed=N.nuts.nc`` next to it: ArviZ Inferen
   of length 1);
 - ``constant_data``: the model's inputs, masks, true load and the prior the fit used;
 
-every group carrying the belief file's provenance attrs plus ``beliefs_file``, ``checked_seed``,
-``checked_episode``, ``nuts_settings`` (JSON), ``nuts_seconds`` and ``compute_observations``.
-``nuts_summary`` gives ``az.summary`` of the main parameters and the divergences; ``ppc_checks``
-the predictive check numbers of either file (Bayesian p-values of the mean and sd of the
-observations and of the sd of their residuals from the known part of the model, and the coverage
-of central 50 / 90 % predictive intervals).
+every group carrying ``inference_method = "nuts"``, ``draws_are = "mcmc"`` (``log_speed`` and
+``compute_noise`` are prior draws when the compute times are left out, see below), the belief
+file's provenance attrs and ``beliefs_file``, ``checked_seed``, ``checked_episode``,
+``nuts_settings`` (JSON), ``nuts_seconds`` and ``compute_observations`` (the groups of draws; the
+data groups carry the provenance). ``nuts_summary`` gives ``az.summary`` of the main parameters
+and the divergences; ``aif_offload.diagnostics.ppc.ppc_checks`` the predictive check numbers of
+either file (Bayesian p-values of the mean and sd of the observations and of their residuals
+from the known part of the model, and the coverage of central 50 / 90 % predictive intervals).
 
 By default NUTS runs on ``marginal_load_model``: the same model with the latent loads
 integrated out exactly (they are linear-Gaussian), 8 dimensions instead of 8 + E x T x S; the
@@ -50,6 +55,7 @@ import xarray as xr
 from pyro import poutine
 from pyro.infer import Predictive
 
+from aif_offload.diagnostics.log_likelihood import pointwise_log_likelihood
 from aif_offload.experiment.storage import stamp, write_atomic
 from aif_offload.inference.nuts import fit_nuts
 from aif_offload.models.latent_load_model import (
@@ -301,8 +307,11 @@ def nuts_fit(
     *,
     key: int = 0,
     on_chain: Callable[[int], None] | None = None,
+    episodes: list[int] | None = None,
+    servers: list[str] | None = None,
 ) -> az.InferenceData:
-    """NUTS posterior of the globals (``posterior``, ``sample_stats``) and the replicated
+    """NUTS posterior of the globals (``posterior``, ``sample_stats``, ``log_likelihood`` of the
+    observations the fit used, labelled by ``episodes`` and ``servers``) and the replicated
     observations (``posterior_predictive``: ``log_compute`` (chain, draw, episode, step),
     ``report`` (chain, draw, episode, step, server)) under an evenly thinned subset of about
     ``settings.ppc_draws`` draws (its ``draw`` coordinate names the posterior draws used); attrs
@@ -340,6 +349,9 @@ def nuts_fit(
     if not used:
         posterior = posterior.merge(_prior_draws(prior, chains, draws, [settings.seed, key]))
     posterior = posterior[list(MAIN_PARAMETERS)]
+    log_likelihood = pointwise_log_likelihood(
+        fitted, prior, posterior, compute=used, episodes=episodes, servers=servers
+    )
     # Replicate an evenly thinned subset of the draws (the file stays a few MB).
     step = max(1, -(-chains * draws // settings.ppc_draws))
     thinned = posterior.isel(draw=slice(None, None, step))
@@ -360,10 +372,12 @@ def nuts_fit(
         posterior=posterior,
         sample_stats=fit.sample_stats[["diverging"]],
         posterior_predictive=predictive,
+        log_likelihood=log_likelihood,
     )
     for group in idata.groups():
         idata[group].attrs["nuts_seconds"] = round(seconds, 2)
         idata[group].attrs["compute_observations"] = compute_note
+        idata[group].attrs.update({"inference_method": "nuts", "draws_are": "mcmc"})
     return idata
 
 
@@ -386,9 +400,17 @@ def nuts_idata(
         prior=settings.prior,
         compute_noise_floor=settings.compute_noise_floor,
     )
-    fit = nuts_fit(data, prior, settings, key=seed * 1_000 + episode, on_chain=on_chain)
     at = {"seed": [seed], "episode": [episode]}
     observed = groups["observed_data"].sel(at)
+    fit = nuts_fit(
+        data,
+        prior,
+        settings,
+        key=seed * 1_000 + episode,
+        on_chain=on_chain,
+        episodes=[episode],
+        servers=[str(s) for s in observed["server"].values],
+    )
     in_file = ("seed", "episode", "server")
     constant = (
         groups["constant_data"]
@@ -411,6 +433,7 @@ def nuts_idata(
         posterior=fit.posterior.assign_coords(server=observed["server"].values),
         sample_stats=fit.sample_stats,
         posterior_predictive=predictive,
+        log_likelihood=fit.log_likelihood,
         observed_data=observed,
         constant_data=constant,
     )
@@ -454,7 +477,7 @@ def episode_groups(
 ) -> dict[str, xr.Dataset]:
     """``observed_data`` and ``constant_data`` in the belief file's layout for any ``LoadData``
     (e.g. simulated from the model), all episodes marked ``train``: the inverse of
-    ``episode_data``, so that ``nuts_idata`` and ``ppc_checks`` run on it."""
+    ``episode_data``, so that ``nuts_idata`` and ``ppc.ppc_checks`` run on it."""
     e, t, s = data.shape
     servers = [str(j) for j in range(s)] if servers is None else servers
     coords = {
@@ -506,96 +529,3 @@ def nuts_summary(idata: az.InferenceData) -> NutsSummary:
     return NutsSummary(
         table, divergences, idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
     )
-
-
-def _offsets(groups: dict[str, xr.Dataset]) -> dict[str, xr.DataArray]:
-    """The known part of each observation (inputs only): the nominal log compute time, and the
-    load the controls alone predict at the report's lag."""
-    constant = groups["constant_data"]
-    control = constant["control"]
-    drift = control.cumsum("step").shift(step=1, fill_value=0.0)
-    delay = int(constant["report_delay"])
-    lag = np.clip(np.arange(control.sizes["step"]) - delay, 0, None)
-    seen = drift.isel(step=lag).assign_coords(step=control["step"].values)
-    return {"log_compute": constant["log_nominal_compute"], "report": seen}
-
-
-def _p_value(replicated: np.ndarray, observed: float) -> float:
-    """P(T(y_rep) > T(y)) + P(T(y_rep) = T(y)) / 2 over the draws (mid-p for ties)."""
-    return float(np.mean(replicated > observed) + 0.5 * np.mean(replicated == observed))
-
-
-def ppc_checks(
-    idata: az.InferenceData | dict[str, xr.Dataset],
-    *,
-    episodes: list[int] | None = None,
-) -> pd.DataFrame:
-    """Posterior predictive check numbers per observed variable (rows ``log_compute``,
-    ``report``), pooled over the seeds and ``episodes`` (default: all in
-    ``posterior_predictive``).
-
-    Columns: ``n`` observations; the observed mean and sd and their Bayesian p-values
-    ``P(T(y_rep) > T(y)) + P(T(y_rep) = T(y)) / 2`` (``p_mean``, ``p_sd``); the sd of the residual
-    from the known part of the model (nominal log compute time; the load the controls alone
-    predict at the report's lag) and its p-value (``resid_sd``, ``p_resid_sd``: the raw sd is
-    dominated by the spread of the inputs); ``cover_50`` / ``cover_90``: the fraction of
-    observations inside their pointwise central 50 / 90 % predictive interval. p-values near 0
-    or 1 flag a misfit; clipped reports (exactly 0 or 1) fall on interval ends and raise the
-    coverage of ``report``.
-    """
-    groups = {g: idata[g] for g in idata.groups()} if isinstance(idata, az.InferenceData) else idata
-    if "posterior_predictive" not in groups:
-        raise ValueError("ppc_checks: no posterior_predictive group")
-    predictive = groups["posterior_predictive"]
-    if episodes is None:
-        episodes = [int(e) for e in predictive["episode"].values]
-    offsets = _offsets(groups)
-    rows = {}
-    for name in OBSERVED:
-        if name not in predictive:
-            continue
-        y = groups["observed_data"][name].sel(episode=episodes)
-        rep = predictive[name].sel(episode=episodes).stack(sample=("chain", "draw"))
-        rep = rep.transpose("sample", *y.dims)
-        offset = offsets[name].sel(episode=episodes).transpose(*y.dims).values
-        known = np.isfinite(y.values)
-        yv, rv = y.values[known], rep.values[:, known]
-        ry, rr = yv - offset[known], rv - offset[known]
-        lo50, hi50, lo90, hi90 = np.quantile(rv, [0.25, 0.75, 0.05, 0.95], axis=0)
-        rows[name] = {
-            "n": int(known.sum()),
-            "mean": float(yv.mean()),
-            "p_mean": _p_value(rv.mean(axis=1), yv.mean()),
-            "sd": float(yv.std()),
-            "p_sd": _p_value(rv.std(axis=1), yv.std()),
-            "resid_sd": float(ry.std()),
-            "p_resid_sd": _p_value(rr.std(axis=1), ry.std()),
-            "cover_50": float(np.mean((yv >= lo50) & (yv <= hi50))),
-            "cover_90": float(np.mean((yv >= lo90) & (yv <= hi90))),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def compare_posteriors(nuts: az.InferenceData, svi: xr.Dataset, seed: int) -> pd.DataFrame:
-    """Posterior mean and sd of the main parameters under NUTS and under the agent's SVI guide
-    (the ``posterior`` group of its belief file, one seed), one row per parameter."""
-    rows = {}
-    for name in MAIN_PARAMETERS:
-        if name not in nuts.posterior or name not in svi:
-            continue
-        exact = nuts.posterior[name].stack(sample=("chain", "draw"))
-        guide = svi[name].sel(seed=seed).stack(sample=("chain", "draw"))
-        labels = [name]
-        if "server" in exact.dims:
-            labels = [f"{name}[{s}]" for s in exact["server"].values]
-        for k, label in enumerate(labels):
-            e = exact.values[k] if "server" in exact.dims else exact.values
-            g = guide.transpose(..., "sample").values
-            g = g[k] if "server" in guide.dims else g
-            rows[label] = {
-                "nuts_mean": float(e.mean()),
-                "nuts_sd": float(e.std()),
-                "svi_mean": float(g.mean()),
-                "svi_sd": float(g.std()),
-            }
-    return pd.DataFrame.from_dict(rows, orient="index")

@@ -71,6 +71,7 @@ def execute_unit(
         on_episode=tick,
         beliefs_path=store.beliefs_path(unit),
         beliefs_attrs=attrs,
+        task_records_path=store.tasks_path(unit) if spec.task_records else None,
     )
     run = type(run)(**{**run.__dict__, "agent": unit.agent, "value": unit.value})
     store.save(unit, run, attrs)

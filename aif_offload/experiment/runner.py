@@ -20,6 +20,7 @@ from aif_offload.agents import Agent, EnvContext, Transition, make_agent
 from aif_offload.envs.episode_metrics import EpisodeAccumulator
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.experiment.storage import stamp, write_atomic
+from aif_offload.experiment.task_records import TaskRecorder
 from aif_offload.sim.scenario import Scenario
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation workloads: seeds no training run uses
@@ -62,19 +63,24 @@ def _play_episode(
     observation: np.ndarray,
     *,
     on_step: Callable[[], None] | None,
+    recorder: TaskRecorder | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """One episode of every row; returns its metrics, the next observation and the steps taken."""
+    """One episode of every row; returns its metrics, the next observation and the steps taken
+    (and adds every task to ``recorder``)."""
     accumulator = EpisodeAccumulator(env.num_envs)
     agent.begin_episode()
     steps = 0
     while True:
         truth = env.oracle_outcomes() if agent.needs_truth else None
+        terminals = env.current_terminals() if agent.needs_terminal or recorder else None
         if agent.needs_terminal:  # per-device agents: who issues the task (a device knows itself)
-            agent.set_terminals(env.current_terminals())
+            agent.set_terminals(terminals)
         action = agent.act(observation, truth)
         next_observation, reward, terminated, truncated, info = env.step(action)
         steps += 1
         accumulator.add(reward, info)
+        if recorder is not None:
+            recorder.add(observation, action, terminals, reward, info)
         if agent.learns:  # frozen agents still perceive outcomes; they only stop learning
             final = info.get("final_obs", next_observation)
             agent.observe(
@@ -109,12 +115,14 @@ def run_agent(
     on_episode: Callable[[], None] | None = None,
     beliefs_path: Path | None = None,
     beliefs_attrs: dict[str, str] | None = None,
+    task_records_path: Path | None = None,
 ) -> list[RunResult]:
     """Train ``agent_name`` for ``episodes`` episodes on each seed, then evaluate it.
 
     ``schedule`` lists (training episode, scenario) switches, e.g. ``[(50, heavier)]``; the
     scenarios must share servers and actions. If the agent records beliefs and ``beliefs_path`` is
-    given, they are written there (netCDF).
+    given, they are written there (netCDF). With ``task_records_path`` every task's record is
+    written there (``aif_offload.experiment.task_records``, with ``beliefs_attrs``).
     """
     if episodes < 1:
         raise ValueError(f"episodes: must be >= 1, got {episodes}")
@@ -137,6 +145,9 @@ def run_agent(
                 f"schedule: the scenario at episode {start} changes servers or actions"
             )
     agent = make_agent(agent_name, context, seeds=seeds)
+    recorder = None
+    if task_records_path is not None:
+        recorder = TaskRecorder(agent_name, seeds, env.scenario, env.core.layout)
 
     training: list[dict[str, np.ndarray]] = []
     steps = 0
@@ -154,7 +165,11 @@ def run_agent(
         if episode in switches and episode > 0:
             phase = sorted(switches).index(episode) + 1
             env, observation = _env(switches[episode], seeds, phase * PHASE_SEED_STRIDE)
-        summary, observation, taken = _play_episode(env, agent, observation, on_step=on_step)
+        if recorder is not None:
+            recorder.begin_episode("train", episode)
+        summary, observation, taken = _play_episode(
+            env, agent, observation, on_step=on_step, recorder=recorder
+        )
         steps += taken
         summary["env_steps"] = np.full(len(seeds), steps)
         training.append(summary)
@@ -165,8 +180,12 @@ def run_agent(
     if eval_episodes:
         agent.freeze()
         env, observation = _env(env.scenario, seeds, EVAL_SEED_OFFSET)
-        for _ in range(eval_episodes):
-            summary, observation, _ = _play_episode(env, agent, observation, on_step=on_step)
+        for episode in range(eval_episodes):
+            if recorder is not None:
+                recorder.begin_episode("eval", episode)
+            summary, observation, _ = _play_episode(
+                env, agent, observation, on_step=on_step, recorder=recorder
+            )
             evaluation.append(summary)
             if on_episode is not None:
                 on_episode()
@@ -174,6 +193,8 @@ def run_agent(
     beliefs = agent.belief_data()
     if beliefs is not None and beliefs_path is not None:
         write_atomic(stamp(beliefs, beliefs_attrs or {}), beliefs_path)
+    if recorder is not None:
+        write_atomic(recorder.to_dataset(beliefs_attrs), task_records_path)
     results = []
     for row, seed in enumerate(seeds):
         metrics = _per_row(training, row)

@@ -45,6 +45,7 @@ class ExperimentSpec:
     schedule: tuple[tuple[int, float], ...] = ()  # (training episode, new load_percent)
     # (name, spec) of agents that a worker cannot find by name: module:Class or file.py:Class.
     sources: tuple[tuple[str, str], ...] = ()
+    task_records: bool = False  # write every task's record next to each run (``*.tasks.nc``)
 
     def __post_init__(self) -> None:
         if not self.agents:
@@ -163,6 +164,7 @@ def named_experiment(
     values: tuple[float, ...] | None = None,
     sources: tuple[tuple[str, str], ...] = (),
     field: str | None = None,
+    task_records: bool = False,
 ) -> ExperimentSpec:
     """The spec of a named experiment on a base scenario.
 
@@ -200,6 +202,7 @@ def named_experiment(
         values=recipe.get("values", ()) if values is None else tuple(values),
         schedule=schedule,
         sources=sources,
+        task_records=task_records,
     )
 
 

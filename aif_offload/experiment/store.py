@@ -77,6 +77,9 @@ class RunStore:
     def beliefs_path(self, unit: Unit) -> Path:
         return self.path(unit).with_suffix(".beliefs.nc")
 
+    def tasks_path(self, unit: Unit) -> Path:
+        return self.path(unit).with_suffix(".tasks.nc")
+
     def done(self, unit: Unit) -> bool:
         return self.path(unit).exists()
 

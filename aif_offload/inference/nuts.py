@@ -15,7 +15,12 @@ import arviz as az
 import pyro
 from pyro.infer import MCMC, NUTS
 
-from aif_offload.models.latent_load_model import LoadData, LoadModelPrior, latent_load_model
+from aif_offload.models.latent_load_model import (
+    SITE_DIMS,
+    LoadData,
+    LoadModelPrior,
+    latent_load_model,
+)
 
 CHAIN_METHODS = ("parallel", "sequential")
 
@@ -64,9 +69,8 @@ def fit_nuts(
             disable_progbar=True,
         )
         mcmc.run(data, prior)
-        dims = {"log_speed": ["server"]}
-        if model is latent_load_model:
-            dims["eps"] = ["episode", "step", "server"]
+        sites = ("log_speed", "eps") if model is latent_load_model else ("log_speed",)
+        dims = {k: SITE_DIMS[k] for k in sites}
         runs.append(az.from_pyro(mcmc, dims=dims, log_likelihood=False))
         if on_chain is not None:
             for k in range(chain, chain + 1) if sequential else range(num_chains):

@@ -5,7 +5,7 @@ A short inline script marks ``<body>`` once the page has loaded with the number 
 images that failed to load (``data-images-total``, ``data-images-failed``) and the page height, so
 a headless browser can check the page with ``--dump-dom``; with ``#shot=Y`` in the URL it shows the
 page from Y px down, for screenshots of a tall page in parts (see
-``aif_offload.report.browser_check``).
+``tests/report/browser_check.py``).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@
   and effective sample sizes per parameter (``az.summary``), divergent transitions, trace and rank
   plots. Latent paths (one value per step) are summarised by their worst R-hat and ESS only.
 
-Where ``aif_offload.diagnostics.posterior`` is importable its ``ppc_checks`` (p-values of the
-mean, sd and residuals, predictive-interval coverage) and ``nuts_summary`` give the numbers; for
-files it cannot read, the report computes p-values of the mean and sd and ``az.summary`` itself.
-Every check needs ArviZ (the ``aif`` extra); without it the section says so.
+The predictive-check numbers are ``aif_offload.diagnostics.ppc.ppc_checks`` (p-values of the
+mean, sd and residuals, predictive-interval coverage; no Pyro needed), the NUTS numbers ArviZ's
+own ``az.summary``, ``az.rhat`` and ``az.ess``. Every check needs ArviZ (the ``aif`` extra);
+without it the section says so.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from aif_offload.diagnostics.beliefs import read_group
+from aif_offload.diagnostics.ppc import ppc_checks
 from aif_offload.report import figures_posterior as fp
 from aif_offload.report.document import Section, Table, fmt, n_seeds
 from aif_offload.report.sources import Experiment
@@ -37,15 +38,6 @@ def _arviz():
     except ImportError:
         return None
     return az
-
-
-def _posterior_module():
-    """``aif_offload.diagnostics.posterior`` (needs Pyro and torch), or None."""
-    try:
-        from aif_offload.diagnostics import posterior
-    except Exception:  # absent, or its dependencies are not installed
-        return None
-    return posterior
 
 
 def has_predictive(path: Path) -> bool:
@@ -89,33 +81,20 @@ def _pool(files: list[Path]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 PPC_COLUMNS = ("n", "p_mean", "p_sd", "p_resid_mean", "p_resid_sd", "cover_50", "cover_90")
 
 
-def _simple_checks(path: Path) -> dict[str, dict[str, float]]:
-    """Bayesian p-values of the mean and the sd of every observed variable of one file."""
-    rows = {}
-    for name, (observed, replicated) in _pool([path]).items():
-        rows[name] = {
-            "n": float(observed.size),
-            "p_mean": float((replicated.mean(axis=1) >= observed.mean()).mean()),
-            "p_sd": float((replicated.std(axis=1) >= observed.std()).mean()),
-        }
-    return rows
+def _groups(path: Path) -> dict:
+    names = ("posterior_predictive", "observed_data", "constant_data")
+    return {g: ds for g in names if (ds := read_group(path, g)) is not None}
 
 
 def _checks(path: Path) -> dict[str, dict[str, float]]:
-    """Predictive-check numbers of one file, by ``diagnostics.posterior.ppc_checks`` if it can."""
-    module, az = _posterior_module(), _arviz()
-    rows = None
-    if module is not None:
-        try:
-            table = module.ppc_checks(az.from_netcdf(path))
-            rows = {str(k): {c: float(v) for c, v in r.items()} for k, r in table.iterrows()}
-        except Exception:  # a file without the inputs it needs: the simple check below
-            pass
-    if rows is None:
-        rows = _simple_checks(path)
-    predictive = read_group(path, "posterior_predictive")
-    for name in list(rows):  # no finite replication: nothing was checked (not a p-value of 0)
-        if predictive is None or not np.isfinite(predictive[name].values).any():
+    """Predictive-check numbers of one file (``ppc_checks``); a variable without a finite
+    replication was not checked (its p-values are not 0 but absent)."""
+    groups = _groups(path)
+    table = ppc_checks(groups)
+    rows = {str(k): {c: float(v) for c, v in r.items()} for k, r in table.iterrows()}
+    predictive = groups["posterior_predictive"]
+    for name in list(rows):
+        if not np.isfinite(predictive[name].values).any():
             rows[name] = {"n": rows[name].get("n", float("nan"))}
     return rows
 
@@ -188,20 +167,6 @@ def _split_variables(posterior) -> tuple[list[str], list[str]]:
     return small, large
 
 
-def _summary(az, data, names: list[str]):
-    """``az.summary`` rows: by ``diagnostics.posterior.nuts_summary`` (its main parameters) when
-    it applies, else of every small parameter."""
-    module = _posterior_module()
-    if module is not None:
-        try:
-            table = module.nuts_summary(data).table
-            if len(table):
-                return table
-        except Exception:  # a file it cannot read: az.summary below
-            pass
-    return az.summary(data, var_names=names, kind="all", round_to="none")
-
-
 def nuts_checks(
     exp: Experiment, agent: str, files: list[Path], section: Section, sink: FigureSink
 ) -> None:
@@ -225,7 +190,7 @@ def nuts_checks(
         chains = data.posterior.sizes.get("chain", 1)
         draws = data.posterior.sizes.get("draw", 0)
         if small:
-            summary = _summary(az, data, small)
+            summary = az.summary(data, var_names=small, kind="all", round_to="none")
             for label, row in summary.iterrows():
                 rows.append(
                     (

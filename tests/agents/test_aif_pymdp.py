@@ -71,13 +71,13 @@ def test_runner_stores_learning_curves_and_beliefs_with_the_truth(monkeypatch, t
         assert r.metrics["completion_rate"].mean() > 0.5
         assert r.eval_metrics["completion_rate"].shape == (1,)
     idata = az.from_netcdf(path)
-    q = idata.posterior["q_load"]
+    q = idata.filtering["q_load"]
     assert q.dims == ("seed", "episode", "step", "server", "level")
     assert q.sizes["step"] == scenario.episode.tasks_per_episode and q.sizes["episode"] == 3
     np.testing.assert_allclose(q.sum("level"), 1.0, atol=1e-4)
     assert list(q["server"].values) == [s.name for s in scenario.servers]
-    assert idata.sample_stats["q_pi"].sizes["policy"] == 10
-    assert "edge-1/half" in idata.sample_stats["policy"].values
+    assert idata.filtering["q_pi"].sizes["policy"] == 10
+    assert "edge-1/half" in idata.filtering["policy"].values
     truth = idata.constant_data["true_load"]
     assert truth.dims == ("seed", "episode", "step", "resource", "server")
     # Training and evaluation alike: a frozen agent still perceives, so the truth sits beside it.

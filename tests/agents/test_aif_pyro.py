@@ -95,7 +95,7 @@ def test_belief_data_is_inference_data_with_truth(played, tmp_path):
     agent, _, _ = played
     idata = agent.belief_data()
     assert isinstance(idata, az.InferenceData)
-    beliefs = idata.predictions
+    beliefs = idata.filtering
     assert beliefs["load_mean"].dims == ("seed", "episode", "step", "server")
     assert beliefs["efe_info_gain"].dims == ("seed", "episode", "step")
     assert list(beliefs.coords["server"].values) == [
@@ -110,9 +110,11 @@ def test_belief_data_is_inference_data_with_truth(played, tmp_path):
     # The filtered belief is close to the simulator's true load.
     assert float(np.abs(beliefs["load_mean"] - truth).mean()) < 0.05
     assert idata.posterior["log_speed"].dims == ("chain", "draw", "seed", "server")
+    assert idata.posterior.attrs["draws_are"] == "variational"
+    assert idata.posterior.attrs["inference_method"] == "svi"
     path = tmp_path / "beliefs.nc"
     idata.to_netcdf(str(path), engine="h5netcdf")
-    assert az.from_netcdf(str(path)).predictions["efe"].shape == (2, 1, 100)
+    assert az.from_netcdf(str(path)).filtering["efe"].shape == (2, 1, 100)
 
 
 def test_runs_through_the_runner(monkeypatch, tmp_path):

@@ -18,7 +18,7 @@ az = pytest.importorskip("arviz")
 
 
 def _write(path, **groups):
-    az.InferenceData(**groups).to_netcdf(path, engine="h5netcdf")
+    az.InferenceData(**groups, warn_on_custom_groups=False).to_netcdf(path, engine="h5netcdf")
     return path
 
 
@@ -29,7 +29,7 @@ def test_perfect_discrete_beliefs(tmp_path):
     dims = ("seed", "episode", "step", "server")
     path = _write(
         tmp_path / "d.nc",
-        posterior=xr.Dataset({"q_load": ((*dims, "level"), np.eye(3)[np.maximum(level, 0)])}),
+        filtering=xr.Dataset({"q_load": ((*dims, "level"), np.eye(3)[np.maximum(level, 0)])}),
         constant_data=xr.Dataset({"true_load_level": (dims, level)}),
     )
     assert belief_kind(path) == "discrete"
@@ -49,7 +49,7 @@ def test_calibrated_gaussian_beliefs_cover_at_the_nominal_rate(tmp_path):
     truth = mean + rng.normal(0, 0.1, shape)
     path = _write(
         tmp_path / "g.nc",
-        predictions=xr.Dataset({"load_mean": (dims, mean), "load_sd": (dims, np.full(shape, 0.1))}),
+        filtering=xr.Dataset({"load_mean": (dims, mean), "load_sd": (dims, np.full(shape, 0.1))}),
         constant_data=xr.Dataset({"true_load": (dims, truth)}),
     )
     assert belief_kind(path) == "gaussian"
@@ -58,3 +58,19 @@ def test_calibrated_gaussian_beliefs_cover_at_the_nominal_rate(tmp_path):
     assert float(scores["coverage_90"].mean()) == pytest.approx(0.9, abs=0.02)
     # E[CRPS] of a calibrated Gaussian is sd / sqrt(pi)
     assert float(scores["crps"].mean()) == pytest.approx(0.1 / np.sqrt(np.pi), rel=0.05)
+
+
+def test_files_of_the_older_layout_score_the_same(tmp_path):
+    """Per-step beliefs once lived in posterior / sample_stats / predictions, without chain."""
+    rng = np.random.default_rng(2)
+    dims = ("seed", "episode", "step", "server")
+    level = rng.integers(0, 3, (1, 2, 6, 2))
+    q = xr.Dataset({"q_load": ((*dims, "level"), rng.dirichlet(np.ones(3), level.shape))})
+    stats = xr.Dataset(
+        {"q_pi": (("seed", "episode", "step", "policy"), np.full((1, 2, 6, 4), 0.25))}
+    )
+    truth = xr.Dataset({"true_load_level": (dims, level)})
+    new = _write(tmp_path / "new.nc", filtering=q.merge(stats), constant_data=truth)
+    old = _write(tmp_path / "old.nc", posterior=q, sample_stats=stats, constant_data=truth)
+    assert belief_kind(old) == "discrete"
+    xr.testing.assert_identical(discrete_load_scores(new), discrete_load_scores(old))

@@ -23,10 +23,10 @@ from aif_offload.diagnostics.posterior import (
     nuts_idata,
     nuts_path,
     nuts_summary,
-    ppc_checks,
     replicate,
     select_episode,
 )
+from aif_offload.diagnostics.ppc import ppc_checks
 from aif_offload.experiment.runner import run_agent
 from aif_offload.planning.cem import CemConfig
 from aif_offload.scenarios import load_scenario
@@ -138,6 +138,7 @@ def test_nuts_check_writes_a_self_contained_file_next_to_the_beliefs(beliefs, ch
     assert set(idata.groups()) >= {
         "posterior",
         "sample_stats",
+        "log_likelihood",
         "posterior_predictive",
         "observed_data",
         "constant_data",

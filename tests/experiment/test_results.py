@@ -52,6 +52,27 @@ def test_episode_metrics_by_hand():
     assert m["sum_reward"].tolist() == pytest.approx([0.5 + 0.1159 + 0.125 + 0.1892, 0.0])
     assert m["failures"][:, COMPLETED].tolist() == [2, 0]
     assert m["failures"].sum(axis=1).tolist() == [3, 3]
+    # Percentiles of the completed latencies {2, 8}: linear between the order statistics.
+    assert m["p50_latency_s"][0] == pytest.approx(5.0)
+    assert m["p95_latency_s"][0] == pytest.approx(2 + 0.95 * 6)
+    assert m["p99_latency_s"][0] == pytest.approx(2 + 0.99 * 6)
+    assert all(np.isnan(m[f"p{q}_latency_s"][1]) for q in (50, 95, 99))
+
+
+def test_latency_percentiles_match_numpy_on_random_episodes():
+    rng = np.random.default_rng(0)
+    latency = rng.gamma(2.0, 3.0, (40, 3))
+    done = rng.random((40, 3)) < 0.7
+    acc = EpisodeAccumulator(3)
+    for t in range(40):
+        fail = np.where(done[t], COMPLETED, DEADLINE_EXCEEDED)
+        acc.add(np.zeros(3), _info(latency[t], done[t], fail, np.zeros(3)))
+    m = acc.summary()
+    for row in range(3):
+        kept = latency[done[:, row], row]
+        for q in (50, 95, 99):
+            assert m[f"p{q}_latency_s"][row] == pytest.approx(np.quantile(kept, q / 100))
+        assert m["p99_latency_s"][row] <= kept.max() and m["p50_latency_s"][row] >= kept.min()
 
 
 def test_runner_results_do_not_depend_on_the_batch():
@@ -82,6 +103,9 @@ def test_dataset_round_trip_and_provenance(tmp_path):
     back = xr.open_dataset(path, engine="h5netcdf")
     xr.testing.assert_identical(back.load(), data)
     assert back.attrs["scenario_name"] == "paper"
+    tails = back[["p50_latency_s", "p95_latency_s", "p99_latency_s"]].to_array("q")
+    assert tails.dims == ("q", "agent", "seed", "episode")
+    assert bool((tails.diff("q") >= 0).all()) and "percentile" in back["p95_latency_s"].description
     assert [p.name for p in path.parent.iterdir()] == ["results.nc"]  # no temporary left
 
 

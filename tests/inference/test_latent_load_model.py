@@ -150,3 +150,43 @@ def test_clipped_reports_of_a_full_server_do_not_bias_the_belief():
         kf.update(np.clip(np.array([[1.0, 0.0]]) + 0.05 * rng.standard_normal((1, 2)), 0.0, 1.0))
         kf.predict(np.zeros((1, 2)))
     np.testing.assert_allclose(kf.load_mean[0], [1.0, 0.0], atol=0.012)
+
+
+def test_predictive_in_parallel_matches_one_draw_at_a_time():
+    inputs = _inputs(episodes=2, steps=9)
+    pyro.set_rng_seed(3)
+    draws = Predictive(latent_load_model, num_samples=4)(inputs)
+    sites = ("log_speed", "process_noise", "report_noise", "compute_noise", "eps")
+    given = {k: draws[k] for k in sites}
+    batched = Predictive(latent_load_model, posterior_samples=given, parallel=True)(inputs)
+    assert batched["report"].shape == (4, 2, 9, S)
+    assert batched["log_compute"].shape == (4, 2, 9, 1)
+    for i in range(4):  # the batch entry, without the broadcast plate dims
+        one = {
+            k: v[i].reshape(v.shape[-1:] if k == "log_speed" else v.shape[1:])
+            for k, v in given.items()
+        }
+        one |= {k: one[k].reshape(()) for k in sites[1:4]}
+        trace = pyro.poutine.trace(pyro.condition(latent_load_model, data=one)).get_trace(inputs)
+        load = trace.nodes["load"]["value"]
+        torch.testing.assert_close(batched["load"][i].reshape(load.shape), load)
+
+
+def test_marginal_model_vectorised_over_draws_matches_the_loop():
+    from aif_offload.models.latent_load_model import marginal_load_model
+
+    data, _ = _simulate()
+    pyro.set_rng_seed(4)
+    draws = Predictive(latent_load_model, num_samples=3)(_inputs())
+    given = {k: draws[k] for k in ("log_speed", "process_noise", "report_noise", "compute_noise")}
+    with pyro.plate("draws", 3, dim=-4):
+        trace = pyro.poutine.trace(pyro.condition(marginal_load_model, data=given)).get_trace(data)
+    trace.compute_log_prob()
+    batched = trace.nodes["report_marginal"]["log_prob"].reshape(3)
+    for i in range(3):
+        one = {
+            k: v[i].reshape(-1) if k == "log_speed" else v[i].reshape(()) for k, v in given.items()
+        }
+        single = pyro.poutine.trace(pyro.condition(marginal_load_model, data=one)).get_trace(data)
+        single.compute_log_prob()
+        torch.testing.assert_close(batched[i], single.nodes["report_marginal"]["log_prob"])

@@ -62,11 +62,12 @@ def make_experiment(
     sweep: str | None = None,
     values: tuple[float, ...] = (),
     schedule: tuple[tuple[int, float], ...] = (),
+    scenario_name: str = "paper",
 ) -> Path:
     """Write results.nc and experiment.json of a synthetic experiment; returns the directory."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    scenario = load_scenario("paper")
+    scenario = load_scenario(scenario_name)
     spec = ExperimentSpec(
         name,
         agents,
@@ -156,7 +157,9 @@ def write_discrete_beliefs(path: Path, seed: int, episodes: int, steps: int = 10
         {"true_load_level": ((*t, "server"), truth)},
         coords={k: coords[k] for k in (*t, "server")},
     )
-    data = az.InferenceData(posterior=posterior, sample_stats=stats, constant_data=constant)
+    data = az.InferenceData(
+        filtering=posterior.merge(stats), constant_data=constant, warn_on_custom_groups=False
+    )
     write_atomic(data, path)
 
 
@@ -203,9 +206,10 @@ def write_gaussian_beliefs(path: Path, seed: int, episodes: int, steps: int = 10
     data = az.InferenceData(
         posterior=posterior,
         posterior_predictive=predictive,
-        predictions=predictions,
+        filtering=predictions,
         observed_data=observed,
         constant_data=constant,
+        warn_on_custom_groups=False,
     )
     write_atomic(data, path)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from aif_offload.report.browser_check import check_report, find_browser, main
+from .browser_check import check_report, find_browser, main
 
 REQUIRE = "AIF_OFFLOAD_REQUIRE_BROWSER"  # set by .ci/run, which installs Chromium
 
@@ -51,7 +51,7 @@ def test_check_without_a_report_is_exit_2(tmp_path, capsys):
 
 
 def test_a_tall_page_is_shot_in_consecutive_parts():
-    from aif_offload.report.browser_check import MAX_HEIGHT, _shot_plan
+    from .browser_check import MAX_HEIGHT, _shot_plan
 
     assert _shot_plan(MAX_HEIGHT - 100) == [(0, MAX_HEIGHT - 100)]
     plan = _shot_plan(2 * MAX_HEIGHT + 500)

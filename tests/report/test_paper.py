@@ -67,3 +67,34 @@ def test_a_single_load_says_so_and_the_richest_sweep_is_held_against_the_paper(t
     rows = fig4_rows([rules_everywhere, learners_at_two])
     assert rows[0][-1] == "Cannot be checked: no t_max ≤ 2 s in the sweep."  # from the learners'
     assert "aif-pyro" in rows[1][-2]
+
+
+def test_the_claims_are_data_and_every_check_they_name_exists():
+    from aif_offload.report.paper import CHECKS, CLAIMS, PAPER_BASELINES, claims_table
+
+    table = claims_table()
+    assert len(PAPER_NUMBERS) == len(table["numbers"]) and len(CLAIMS) == len(table["claims"])
+    assert {c.check for c in CLAIMS.values()} <= set(CHECKS)
+    assert {n.method for n in PAPER_NUMBERS} <= {"proposed", *PAPER_BASELINES}
+    assert CLAIMS["cloud_cap"].params["threshold"] == 0.2
+
+
+def test_another_scenario_is_not_held_against_the_paper(tmp_path):
+    from aif_offload.report.build import paper_section
+    from aif_offload.report.document import Table
+
+    agents = ("aif-pyro", "ppo", "greedy")
+    ours = load_experiment(make_experiment(tmp_path / "p", "training", agents=agents, episodes=2))
+    other = load_experiment(
+        make_experiment(
+            tmp_path / "o", "training", agents=agents, episodes=2, scenario_name="azure-conv"
+        )
+    )
+    assert paper_vs_ours([other]) == paper_vs_ours([])
+    assert all(row[-1].startswith("Cannot be checked") for row in paper_vs_ours([other]))
+    alone = paper_section([other])
+    assert not any(isinstance(b, Table) for b in alone.blocks)
+    assert "do not apply" in alone.blocks[0].text and "azure-conv" in alone.blocks[0].text
+    both = paper_section([ours, other])
+    assert any(isinstance(b, Table) for b in both.blocks)
+    assert paper_vs_ours([ours, other]) == paper_vs_ours([ours])

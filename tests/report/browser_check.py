@@ -11,8 +11,9 @@ Two looks at the page:
    shot in consecutive parts (``NAME.png``, ``NAME-2.png``, ...; the report's script shifts the
    page up for ``#shot=Y``).
 
-Run ``python -m aif_offload.report.browser_check DIR/report.html [--screenshot out.png]``; exit
-code 0 when the report passes, 1 with one line per problem otherwise, 2 without Chromium.
+Run ``python -m tests.report.browser_check DIR/report.html [--screenshot out.png]`` from a
+checkout (a test tool, not part of the installed package); exit code 0 when the report passes,
+1 with one line per problem otherwise, 2 without Chromium.
 """
 
 from __future__ import annotations
