@@ -186,7 +186,7 @@ class _RecordingVecEnv(SB3VecEnv):
         return obs, rewards, dones, infos
 
 
-@pytest.mark.parametrize("name", ["ppo", "maskable-ppo"])
+@pytest.mark.parametrize("name", ["ppo", "maskable-ppo@envs=5"])
 def test_ppo_collects_with_five_envs_on_the_runners_workloads(name, monkeypatch):
     _RecordingVecEnv.starts, _RecordingVecEnv.sizes = [], []
     monkeypatch.setattr(drl, "SB3VecEnv", _RecordingVecEnv)
@@ -207,6 +207,15 @@ def test_ppo_collects_with_five_envs_on_the_runners_workloads(name, monkeypatch)
     agent.train([(0, scenario, 0)], 5)
     model = agent.models[0]
     assert (model.n_envs, model.n_steps, model.batch_size) == (5, 4, 20)
+
+
+@pytest.mark.parametrize(("name", "envs"), [("maskable-ppo", 1), ("ppo", 5), ("dqn", 1)])
+def test_the_default_number_of_environments(name, envs, monkeypatch):
+    _RecordingVecEnv.starts, _RecordingVecEnv.sizes = [], []
+    monkeypatch.setattr(drl, "SB3VecEnv", _RecordingVecEnv)
+    (run,) = run_agent(name, _small(), [0], 5)
+    assert run.env_steps.tolist() == [20, 40, 60, 80, 100]
+    assert _RecordingVecEnv.sizes == [envs]
 
 
 def test_ppo_with_five_envs_is_seed_deterministic():
