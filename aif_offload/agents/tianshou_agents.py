@@ -197,6 +197,9 @@ class RainbowAgent(TianshouAgent):
     masked = True
     prioritized = True
     learning_rate = 3e-4  # tuned: 3x the 1e-4 it started from (docs/baselines.md)
+    # One environment: its time goes into the updates, so 5 gained only about 16 %, and after
+    # 30 episodes its completion was lower at most seeds tried (docs/benchmarks.md).
+    n_envs = 1
     # Atoms of the C51 head (Rainbow's paper: 51). The last layer has 240 actions x atoms outputs
     # (x2 for noisy layers), which dominated every update: 21 atoms train 1.7x faster here
     # (docs/baselines.md), and over the support [0, 10] they still resolve 0.5 of return.

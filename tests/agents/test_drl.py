@@ -229,21 +229,26 @@ def test_ppo_with_five_envs_is_seed_deterministic():
 
 class _RecordingEnv(CloudEdgeLLMEnv):
     starts: ClassVar[list[np.ndarray]] = []
+    instances: ClassVar[set[int]] = set()
 
     def reset(self, *, seed=None, options=None):
         obs, info = super().reset(seed=seed, options=options)
         self.starts.append(obs)
+        self.instances.add(id(self))
         return obs, info
 
 
-@pytest.mark.parametrize("name", ["rainbow-dqn", "sac"])
-def test_tianshou_collects_with_five_envs_on_the_runners_workloads(name, monkeypatch):
-    _RecordingEnv.starts = []
+@pytest.mark.parametrize(
+    ("name", "envs"), [("rainbow-dqn@envs=5", 5), ("sac", 5), ("rainbow-dqn", 1)]
+)
+def test_tianshou_collects_with_its_envs_on_the_runners_workloads(name, envs, monkeypatch):
+    _RecordingEnv.starts, _RecordingEnv.instances = [], set()
     monkeypatch.setattr(tianshou_agents, "CloudEdgeLLMEnv", _RecordingEnv)
     scenario = _small()
     (run,) = run_agent(name, scenario, [3], 10)
     assert run.env_steps.tolist() == list(range(20, 201, 20))
     assert run.metrics["tasks"].tolist() == [20] * 10
+    assert len(_RecordingEnv.instances) == envs
     expected = _stream_starts(scenario, 3, len(_RecordingEnv.starts))
     assert len(_RecordingEnv.starts) >= 10  # 10 episodes, then the next ones begun
     for got, want in zip(_RecordingEnv.starts, expected, strict=True):
