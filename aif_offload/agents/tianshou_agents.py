@@ -197,7 +197,7 @@ class RainbowAgent(TianshouAgent):
     masked = True
     prioritized = True
     learning_rate = 3e-4  # tuned: 3x the 1e-4 it started from (docs/baselines.md)
-    # One environment: its time goes into the updates, so 5 gained only about 16 %, and after
+    # One environment: its time goes into the updates, so 5 gained only 15-20 %, and after
     # 30 episodes its completion was lower at most seeds tried (docs/benchmarks.md).
     n_envs = 1
     # Atoms of the C51 head (Rainbow's paper: 51). The last layer has 240 actions x atoms outputs
