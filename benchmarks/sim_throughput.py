@@ -9,14 +9,19 @@ advance (so the agent costs nothing):
 4. the bare ``BatchedSimulator`` at several batch sizes (task-steps per second, resets included);
 5. the oracle's per-step cost (``evaluate_all`` over all 240 actions) at batch 1.
 
-Run ``python benchmarks/sim_throughput.py [--seconds 5] [--scenario paper]``; it prints a Markdown
-table with the machine and the date for ``docs/benchmarks.md``.
+Run ``python benchmarks/sim_throughput.py [--seconds 5] [--scenario paper] [--json]``; it prints a
+Markdown table with the machine and the date for ``docs/benchmarks.md``, or with ``--json`` one
+JSON object instead, one key per row of the table, in its order and unit (the unit ends the key):
+``gym_make_steps_per_s``, ``env_direct_steps_per_s``, ``vector_env_{16,256,1024}_env_steps_per_s``,
+``batched_simulator_{1,1024,4096}_task_steps_per_s``, ``oracle_evaluate_all_us_per_call``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
+import os
 import platform
 import time
 
@@ -100,44 +105,72 @@ def oracle_evaluation(scenario: str, budget_s: float) -> float:
     return elapsed / calls * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="budget per measurement")
-    parser.add_argument("--scenario", default="paper")
-    args = parser.parse_args()
-    t = args.seconds
+def measure(scenario: str, t: float) -> list[tuple[str, str, float]]:
+    """(JSON key, table label, value) of every measurement, in the table's order."""
     rows = [
         (
+            "gym_make_steps_per_s",
             "1 env, `gym.make` (wrappers included), steps/s",
-            single_env(gym.make(ENV_ID, scenario=args.scenario), t),
+            single_env(gym.make(ENV_ID, scenario=scenario), t),
         ),
         (
+            "env_direct_steps_per_s",
             "1 env, `CloudEdgeLLMEnv` directly, steps/s",
-            single_env(CloudEdgeLLMEnv(args.scenario), t),
+            single_env(CloudEdgeLLMEnv(scenario), t),
         ),
     ]
     for batch in (16, 256, 1024):
-        rows.append((f"vector env, {batch} envs, env-steps/s", vector_env(args.scenario, batch, t)))
+        rows.append(
+            (
+                f"vector_env_{batch}_env_steps_per_s",
+                f"vector env, {batch} envs, env-steps/s",
+                vector_env(scenario, batch, t),
+            )
+        )
     for batch in (1, 1024, 4096):
         rows.append(
             (
+                f"batched_simulator_{batch}_task_steps_per_s",
                 f"`BatchedSimulator`, batch {batch}, task-steps/s",
-                bare_simulator(args.scenario, batch, t),
+                bare_simulator(scenario, batch, t),
             )
         )
     rows.append(
         (
+            "oracle_evaluate_all_us_per_call",
             "oracle: `evaluate_all` (240 actions), batch 1, µs per call",
-            oracle_evaluation(args.scenario, t),
+            oracle_evaluation(scenario, t),
         )
     )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="budget per measurement")
+    parser.add_argument("--scenario", default="paper")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (a key per row), no table"
+    )
+    args = parser.parse_args()
+    if not args.seconds > 0:
+        parser.exit(2, f"--seconds: must be > 0, got {args.seconds}\n")
+    try:
+        load_scenario(args.scenario)
+    except ValueError as error:
+        parser.exit(2, f"{error}\n")
+    t = args.seconds
+    rows = measure(args.scenario, t)
+    if args.json:
+        print(json.dumps({key: value for key, _, value in rows}))
+        return
     print(
         f"Scenario `{args.scenario}`, {t:g} s per measurement, {datetime.date.today()}, "
-        f"{_cpu()} ({__import__('os').cpu_count()} cores), Python {platform.python_version()}, "
+        f"{_cpu()} ({os.cpu_count()} cores), Python {platform.python_version()}, "
         f"NumPy {np.__version__}, aif-offload {aif_offload.__version__}\n"
     )
     print("| measurement | value |\n|---|---|")
-    for label, value in rows:
+    for _, label, value in rows:
         print(f"| {label} | {value:,.0f} |")
 
 

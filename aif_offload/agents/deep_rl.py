@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import torch
@@ -20,7 +23,39 @@ class DeepRLAgent(Agent):
     # Policy-gradient methods learn a stochastic policy whose mode is a different, much worse
     # policy here (docs/architecture.md), so they are evaluated by sampling it.
     stochastic_evaluation: ClassVar[bool] = False
+    # Environments collecting side by side (at most; see parallel_envs). They play the episodes
+    # of the row's one training workload stream in turn, so the workloads are the same as with one.
+    n_envs: ClassVar[int] = 1
 
     def freeze(self) -> None:
         # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
         torch.manual_seed(self.seeds[0])
+
+
+def parallel_envs(limit: int, counts: list[int]) -> int:
+    """The most environments, at most ``limit``, that divide every one of ``counts`` evenly.
+
+    The counts are the episodes of each training phase and the steps of an episode (or of a
+    collection): with a divisor, training stops after exactly the budgeted episodes, all
+    environments ending theirs on the same step.
+    """
+    if limit < 1:
+        raise ValueError(f"n_envs: must be >= 1, got {limit}")
+    common = math.gcd(*counts)
+    return max(d for d in range(1, limit + 1) if common % d == 0)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with torch on ``count`` threads, restoring the caller's setting after.
+
+    The networks are small: on a few shared cores one thread trains them several times faster
+    (docs/research/drl-libraries.md); restoring keeps the setting from leaking into whatever
+    runs next in the process.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -16,13 +16,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from aif_offload.agents import declared
 from aif_offload.agents.allocation import observation_mask
-from aif_offload.agents.deep_rl import DeepRLAgent
+from aif_offload.agents.deep_rl import DeepRLAgent, parallel_envs, torch_threads
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.envs.sb3 import SB3VecEnv
 from aif_offload.sim.outcome import Outcome
@@ -30,21 +29,21 @@ from aif_offload.sim.scenario import Scenario
 
 
 class _EpisodeMetrics(BaseCallback):
-    """Turns SB3's per-step infos into the runner's per-episode metrics."""
+    """Turns SB3's per-step infos into the runner's per-episode metrics, env by env in order."""
 
-    def __init__(self, on_episode: Callable[[dict[str, np.ndarray]], None]) -> None:
+    def __init__(self, num_envs: int, on_episode: Callable[[dict[str, np.ndarray]], None]) -> None:
         super().__init__()
-        self.accumulator = EpisodeAccumulator(1)
+        self.accumulators = [EpisodeAccumulator(1) for _ in range(num_envs)]
         self.on_episode = on_episode
 
     def _on_step(self) -> bool:
-        info = self.locals["infos"][0]
-        reward = np.asarray(self.locals["rewards"][:1], dtype=float)
-        facts = {k: np.asarray([v]) for k, v in info.items() if k != "terminal_observation"}
-        self.accumulator.add(reward, facts)
-        if self.locals["dones"][0]:
-            self.on_episode(self.accumulator.summary())
-            self.accumulator.clear()
+        infos, rewards, dones = self.locals["infos"], self.locals["rewards"], self.locals["dones"]
+        for i, accumulator in enumerate(self.accumulators):
+            facts = {k: np.asarray([v]) for k, v in infos[i].items() if k != "terminal_observation"}
+            accumulator.add(np.asarray(rewards[i : i + 1], dtype=float), facts)
+            if dones[i]:
+                self.on_episode(accumulator.summary())
+                accumulator.clear()
         return True
 
 
@@ -55,12 +54,15 @@ class SB3Agent(DeepRLAgent):
     uses_masks: ClassVar[bool] = False
     algorithm: ClassVar[Callable[[], type]]  # returns the SB3 algorithm class (imported lazily)
 
-    def options(self, episode_steps: int) -> dict[str, Any]:
+    def options(self, episode_steps: int, num_envs: int) -> dict[str, Any]:
         """Keyword arguments that differ from the library's defaults (see docs/baselines.md)."""
         return {}
 
     def make_model(self, env: SB3VecEnv, seed: int, episode_steps: int):
-        options = {"learning_rate": self.learning_rate, **self.options(episode_steps)}
+        options = {
+            "learning_rate": self.learning_rate,
+            **self.options(episode_steps, env.num_envs),
+        }
         return self.algorithm()("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
 
     def train(
@@ -72,11 +74,19 @@ class SB3Agent(DeepRLAgent):
         """Train every row's model for ``episodes`` episodes; return per-episode metrics (B,).
 
         ``phases`` lists (first episode, scenario, workload seed offset), the first starting at 0:
-        row i's workloads in a phase are seeded with ``seeds[i] + offset``, as the runner's are.
-        Sets torch to one thread for the process: the MLPs are small, and on this 2-core machine
-        SB3 runs about four times faster single-threaded (docs/research/drl-libraries.md).
+        row i's workloads in a phase are seeded with ``seeds[i] + offset``, as the runner's are;
+        ``parallel_envs`` environments play that stream's episodes in turn. Torch runs on one
+        thread while training (``torch_threads``).
         """
-        torch.set_num_threads(1)
+        bounds = [start for start, _, _ in phases[1:]] + [episodes]
+        lengths = [end - start for (start, _, _), end in zip(phases, bounds, strict=True)]
+        n_envs = parallel_envs(
+            self.n_envs, lengths + [scenario.episode.num_tasks for _, scenario, _ in phases]
+        )
+        with torch_threads(1):
+            return self._train(phases, bounds, n_envs, episodes, on_episode)
+
+    def _train(self, phases, bounds, n_envs, episodes, on_episode) -> list[dict[str, np.ndarray]]:
         per_row: list[list[dict[str, np.ndarray]]] = []
         self.models = []
         for seed in self.seeds:
@@ -88,10 +98,15 @@ class SB3Agent(DeepRLAgent):
                     on_episode()
 
             model = None
-            for i, (start, phase_scenario, offset) in enumerate(phases):
-                end = phases[i + 1][0] if i + 1 < len(phases) else episodes
+            for i, ((start, phase_scenario, offset), end) in enumerate(
+                zip(phases, bounds, strict=True)
+            ):
                 env = SB3VecEnv(
-                    1, phase_scenario, seed=seed + offset, flatten_actions=self.flatten_actions
+                    n_envs,
+                    phase_scenario,
+                    seed=seed + offset,
+                    flatten_actions=self.flatten_actions,
+                    one_stream=True,
                 )
                 steps = phase_scenario.episode.num_tasks
                 if model is None:
@@ -102,7 +117,7 @@ class SB3Agent(DeepRLAgent):
                 done_before = len(curve)
                 # SB3 may round the budget up to whole rollouts; stop at exactly `target` episodes.
                 callback = _StopAfter(
-                    _EpisodeMetrics(record),
+                    _EpisodeMetrics(n_envs, record),
                     lambda c=curve, d=done_before, t=target: len(c) - d >= t,
                 )
                 model.learn(
@@ -168,15 +183,24 @@ class PPOAgent(declared.PPO, SB3Agent):
     algorithm = staticmethod(_ppo)
     learning_rate = 2.7e-3  # tuned: 9x SB3's default 3e-4, the top of the grid (docs/baselines.md)
     stochastic_evaluation = True
+    hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate", "envs": "n_envs"}
+    # One update per episode's worth of steps, collected by 5 environments (20 steps each for
+    # 100-task episodes): the same rollout size, 10 epochs and minibatch as with one, about
+    # three times faster (docs/benchmarks.md).
+    n_envs = 5
 
-    def options(self, episode_steps: int) -> dict[str, Any]:
-        return {"n_steps": episode_steps, "batch_size": episode_steps}  # one rollout per episode
+    def options(self, episode_steps: int, num_envs: int) -> dict[str, Any]:
+        # One rollout = one episode's worth of steps, one minibatch = the whole rollout.
+        return {"n_steps": episode_steps // num_envs, "batch_size": episode_steps}
 
 
 class MaskablePPOAgent(declared.MaskablePPO, PPOAgent):
     uses_masks = True
     algorithm = staticmethod(_maskable_ppo)
     learning_rate = 2.7e-3  # tuned: 9x sb3-contrib's default 3e-4 (docs/baselines.md)
+    # One environment: with 2, 4 or 5 its training completion after 60 episodes was about 0.03
+    # lower at every seed tried (docs/benchmarks.md), so it keeps its whole-episode rollouts.
+    n_envs = 1
 
 
 class DQNAgent(declared.DQN, SB3Agent):
@@ -184,7 +208,7 @@ class DQNAgent(declared.DQN, SB3Agent):
     algorithm = staticmethod(_dqn)
     learning_rate = 1e-4  # SB3's default, kept by the tuning sweep (docs/baselines.md)
 
-    def options(self, episode_steps: int) -> dict[str, Any]:
+    def options(self, episode_steps: int, num_envs: int) -> dict[str, Any]:
         return {
             "learning_starts": episode_steps,
             "buffer_size": 100_000,

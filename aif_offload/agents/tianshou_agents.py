@@ -1,8 +1,9 @@
 """Rainbow DQN and discrete SAC from Tianshou 2.0 (which SB3 lacks), behind the agent protocol.
 
-Like the SB3 agents these train themselves: Tianshou's off-policy trainer drives a single
-environment seeded exactly as the runner's training workloads, and a thin Gymnasium wrapper turns
-the per-task info into the runner's per-episode metrics. Both act on the flattened action
+Like the SB3 agents these train themselves: Tianshou's off-policy trainer drives environments
+playing the runner's training workload stream, and a thin Gymnasium wrapper turns
+the per-task info into the runner's per-episode metrics (several environments may play that
+stream's episodes in turn: ``DeepRLAgent.n_envs``). Both act on the flattened action
 ``Discrete(240)``. Rainbow (C51 distributional head, dueling noisy layers, prioritised replay,
 3-step returns) masks infeasible allocations through a ``{"obs", "mask"}`` observation, as
 Tianshou's DQN family supports; Tianshou's discrete SAC has no masking. Settings follow the
@@ -21,7 +22,7 @@ from tianshou.algorithm import DiscreteSAC, RainbowDQN
 from tianshou.algorithm.modelfree.c51 import C51Policy
 from tianshou.algorithm.modelfree.discrete_sac import DiscreteSACPolicy
 from tianshou.algorithm.modelfree.sac import AutoAlpha
-from tianshou.algorithm.optim import AdamOptimizerFactory
+from tianshou.algorithm.optim import TorchOptimizerFactory
 from tianshou.data import Batch, Collector, PrioritizedVectorReplayBuffer, VectorReplayBuffer
 from tianshou.env import DummyVectorEnv
 from tianshou.trainer import OffPolicyTrainerParams
@@ -30,7 +31,7 @@ from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic, NoisyLine
 
 from aif_offload.agents import declared
 from aif_offload.agents.allocation import observation_mask
-from aif_offload.agents.deep_rl import DeepRLAgent
+from aif_offload.agents.deep_rl import DeepRLAgent, parallel_envs, torch_threads
 from aif_offload.envs.cloud_edge import CloudEdgeLLMEnv
 from aif_offload.envs.episode_metrics import EpisodeAccumulator, stack_rows
 from aif_offload.sim.outcome import FAILURE_REASONS, Outcome
@@ -70,9 +71,19 @@ class MaskedObservation(gym.ObservationWrapper):
         return {"obs": observation, "mask": self.env.unwrapped.action_masks()}
 
 
+def adam(learning_rate: float) -> TorchOptimizerFactory:
+    """Adam with torch's defaults, as Tianshou's ``AdamOptimizerFactory``, in its fused form: the
+    same update in one kernel per step, about three times faster on the 240-action heads."""
+    return TorchOptimizerFactory(torch.optim.Adam, lr=learning_rate, fused=True)
+
+
 class TianshouAgent(DeepRLAgent):
     """Base: one Tianshou algorithm per row, trained by :meth:`train`."""
 
+    hyperparameters: ClassVar[dict[str, str]] = {"lr": "learning_rate", "envs": "n_envs"}
+    # Collection every quarter episode by 5 environments (5 steps each): batched policy calls
+    # and less collector overhead per step, the same updates per step (docs/benchmarks.md).
+    n_envs = 5
     masked: ClassVar[bool] = False
     prioritized: ClassVar[bool] = False
     settings: ClassVar[dict[str, Any]] = {
@@ -84,11 +95,14 @@ class TianshouAgent(DeepRLAgent):
     def build(self, obs_size: int, actions: int):
         raise NotImplementedError
 
-    def _env(self, scenario: Scenario, seed: int, report) -> gym.Env:
+    def _env(self, scenario: Scenario, stream: np.random.Generator, report) -> gym.Env:
         env: gym.Env = EpisodeMetrics(CloudEdgeLLMEnv(scenario, flatten_actions=True), report)
         if self.masked:
             env = MaskedObservation(env)
-        env.reset(seed=seed)  # the first reset fixes the workload stream, as in the runner
+        # Every reset draws its episode's seed from the row's one stream, as the runner's env
+        # does: the collector resets the environments in order, so env i plays episodes
+        # i, i + n, i + 2n, ... of it.
+        env.unwrapped.np_random = stream
         return env
 
     def train(
@@ -97,8 +111,24 @@ class TianshouAgent(DeepRLAgent):
         episodes: int,
         on_episode: Callable[[], None] | None = None,
     ) -> list[dict[str, np.ndarray]]:
-        """Train every row for ``episodes`` episodes; return the per-episode metrics (B,)."""
-        torch.set_num_threads(1)
+        """Train every row for ``episodes`` episodes; return the per-episode metrics (B,).
+
+        Row i's workloads in a phase are those of the runner's stream seeded ``seeds[i] + offset``,
+        played by ``parallel_envs`` environments in turn; torch runs on one thread meanwhile.
+        """
+        bounds = [start for start, _, _ in phases[1:]] + [episodes]
+        counts = [end - start for (start, _, _), end in zip(phases, bounds, strict=True)]
+        for _, scenario, _ in phases:
+            counts += [scenario.episode.num_tasks, self._collection_steps(scenario)]
+        n_envs = parallel_envs(self.n_envs, counts)
+        with torch_threads(1):
+            return self._train(phases, bounds, n_envs, episodes, on_episode)
+
+    @staticmethod
+    def _collection_steps(scenario: Scenario) -> int:
+        return scenario.episode.num_tasks // 4 or 1
+
+    def _train(self, phases, bounds, n_envs, episodes, on_episode) -> list[dict[str, np.ndarray]]:
         obs_size = self.context.layout.size
         actions = int(np.prod(self.context.action_nvec))
         per_row, self.algorithms = [], []
@@ -114,21 +144,22 @@ class TianshouAgent(DeepRLAgent):
             algorithm = self.build(obs_size, actions)
             buffer_cls = PrioritizedVectorReplayBuffer if self.prioritized else VectorReplayBuffer
             extra = {"alpha": 0.6, "beta": 0.4} if self.prioritized else {}
-            buffer = buffer_cls(self.settings["buffer"], buffer_num=1, **extra)
-            for i, (start, scenario, offset) in enumerate(phases):
-                end = phases[i + 1][0] if i + 1 < len(phases) else episodes
+            buffer = buffer_cls(self.settings["buffer"], buffer_num=n_envs, **extra)
+            for (start, scenario, offset), end in zip(phases, bounds, strict=True):
                 steps = scenario.episode.num_tasks
+                stream = np.random.default_rng(seed + offset)
                 envs = DummyVectorEnv(
-                    [lambda s=scenario, o=seed + offset, r=report: self._env(s, o, r)]
+                    [lambda s=scenario, t=stream, r=report: self._env(s, t, r)] * n_envs
                 )
                 collector = Collector(algorithm, envs, buffer, exploration_noise=True)
-                collector.reset()
+                collector.reset_buffer()  # a new phase starts from an empty replay buffer
+                # The trainer resets the environments (drawing the first episodes) when it starts.
                 algorithm.run_training(
                     OffPolicyTrainerParams(
                         training_collector=collector,
                         max_epochs=end - start,
                         epoch_num_steps=steps,
-                        collection_step_num_env_steps=steps // 4 or 1,
+                        collection_step_num_env_steps=self._collection_steps(scenario),
                         update_step_num_gradient_steps_per_sample=self.settings["updates_per_step"],
                         batch_size=self.settings["batch_size"],
                         verbose=False,
@@ -142,7 +173,7 @@ class TianshouAgent(DeepRLAgent):
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
         obs = observation.astype(np.float32)
-        masks = observation_mask(self.context, observation, flat=True)
+        masks = observation_mask(self.context, observation, flat=True) if self.masked else None
         actions = []
         for row, algorithm in enumerate(self.algorithms):
             policy = algorithm.policy
@@ -165,6 +196,9 @@ class RainbowAgent(declared.RainbowDQN, TianshouAgent):
     masked = True
     prioritized = True
     learning_rate = 3e-4  # tuned: 3x the 1e-4 it started from (docs/baselines.md)
+    # One environment: its time goes into the updates, so 5 gained only 15-20 %, and after
+    # 30 episodes its completion was lower at most seeds tried (docs/benchmarks.md).
+    n_envs = 1
     # Atoms of the C51 head (Rainbow's paper: 51). The last layer has 240 actions x atoms outputs
     # (x2 for noisy layers), which dominated every update: 21 atoms train 1.7x faster here
     # (docs/baselines.md), and over the support [0, 10] they still resolve 0.5 of return.
@@ -194,7 +228,7 @@ class RainbowAgent(declared.RainbowDQN, TianshouAgent):
         )
         return RainbowDQN(
             policy=policy,
-            optim=AdamOptimizerFactory(lr=self.learning_rate),
+            optim=adam(self.learning_rate),
             gamma=0.9,
             n_step_return_horizon=3,
             target_update_freq=500,
@@ -215,7 +249,7 @@ class DiscreteSACAgent(declared.DiscreteSAC, TianshouAgent):
             action_space=gym.spaces.Discrete(actions),
             deterministic_eval=not self.stochastic_evaluation,
         )
-        optim = AdamOptimizerFactory(lr=self.learning_rate)
+        optim = adam(self.learning_rate)
         return DiscreteSAC(
             policy=policy,
             policy_optim=optim,

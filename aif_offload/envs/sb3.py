@@ -5,6 +5,11 @@ SB3 does not take Gymnasium vector environments; this adapter gives it the same 
 episode ends, ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"] = True``
 (episodes end by a time limit, so value targets bootstrap), and ``env_method("action_masks")`` for
 sb3-contrib's MaskablePPO.
+
+With ``one_stream=True`` the environments play the episodes of a single workload stream, dealt
+to them in turn (env i plays episodes i, i + B, i + 2B, ... of the stream that one environment
+seeded with ``seed`` would play): several environments then collect the same workloads as one,
+in 1/B of the steps.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.sim.scenario import Scenario
 
 
+class _OneStream(CloudEdgeLLMVectorEnv):
+    """Every episode seed drawn from one generator, in the order the episodes start."""
+
+    def reset(self, *, seed=None, options=None):
+        self._stream = np.random.default_rng(seed)
+        return super().reset(seed=[seed] * self.num_envs, options=options)
+
+    def _episode_seeds(self, envs: np.ndarray) -> list[int]:
+        return [int(self._stream.integers(2**63 - 1)) for _ in envs]
+
+
 class SB3VecEnv(VecEnv):
     """``num_envs`` copies of one scenario for SB3 algorithms."""
 
@@ -33,8 +49,10 @@ class SB3VecEnv(VecEnv):
         load_percent: float | None = None,
         flatten_actions: bool = False,
         reward: RewardKind = "eq14",
+        one_stream: bool = False,
     ) -> None:
-        self.vector = CloudEdgeLLMVectorEnv(
+        self.one_stream = one_stream
+        self.vector = (_OneStream if one_stream else CloudEdgeLLMVectorEnv)(
             num_envs,
             scenario,
             t_max_s=t_max_s,
@@ -45,17 +63,19 @@ class SB3VecEnv(VecEnv):
         super().__init__(
             num_envs, self.vector.single_observation_space, self.vector.single_action_space
         )
-        self._seeds: list[int] = [seed + i for i in range(num_envs)]
+        self._seed = seed
         self._actions: np.ndarray | None = None
 
     def reset(self) -> np.ndarray:
-        observation, _ = self.vector.reset(seed=self._seeds)
+        seeds = [self._seed + i for i in range(self.num_envs)]
+        observation, _ = self.vector.reset(seed=self._seed if self.one_stream else seeds)
         return observation
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """The seeds the next reset uses: env i's, or the one stream's (then the same for all)."""
         if seed is not None:
-            self._seeds = [seed + i for i in range(self.num_envs)]
-        return list(self._seeds)
+            self._seed = seed
+        return [self._seed + (0 if self.one_stream else i) for i in range(self.num_envs)]
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions

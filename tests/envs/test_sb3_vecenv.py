@@ -10,6 +10,7 @@ pytest.importorskip("stable_baselines3")
 from stable_baselines3 import PPO
 
 from aif_offload.envs.sb3 import SB3VecEnv
+from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 
 
 def test_episode_ends_are_reported_the_sb3_way():
@@ -54,3 +55,41 @@ def test_ppo_trains_on_it_and_is_seed_deterministic():
     first, second = train(), train()
     assert first.shape == (2, 4)
     np.testing.assert_array_equal(first, second)
+
+
+def _play(env: SB3VecEnv, rounds: int, actions: np.ndarray) -> list[np.ndarray]:
+    """Every episode's observations (tasks, obs), env by env at each round, with the actions of
+    the episode's place in the stream (``actions[episode, task]``)."""
+    n, steps = env.num_envs, actions.shape[1]
+    episodes: list[list[np.ndarray]] = [[] for _ in range(rounds * n)]
+    obs = env.reset()
+    for r in range(rounds):
+        for t in range(steps):
+            for i in range(n):
+                episodes[r * n + i].append(obs[i])
+            env.step_async(actions[r * n : (r + 1) * n, t])
+            obs, _, dones, _ = env.step_wait()
+        assert dones.all()
+    return [np.stack(e) for e in episodes]
+
+
+def test_one_stream_deals_the_episodes_of_one_environment_in_turn():
+    steps, rounds, n = 100, 2, 3
+    rng = np.random.default_rng(5)
+    reference = CloudEdgeLLMVectorEnv(1, "paper")  # the runner's environment, one stream
+    actions = rng.integers(0, reference.single_action_space.nvec, size=(rounds * n, steps, 4))
+    obs, _ = reference.reset(seed=[7])
+    expected = []
+    for episode in range(rounds * n):
+        trajectory = []
+        for t in range(steps):
+            trajectory.append(obs[0])
+            obs, *_ = reference.step(actions[episode, t][None])
+        expected.append(np.stack(trajectory))
+    dealt = _play(SB3VecEnv(n, "paper", seed=7, one_stream=True), rounds, actions)
+    for episode in range(rounds * n):
+        np.testing.assert_array_equal(dealt[episode], expected[episode])
+    # Without it each environment has its own stream (seed + i): episode 1 differs.
+    own = _play(SB3VecEnv(n, "paper", seed=7), 1, actions[:n])
+    np.testing.assert_array_equal(own[0], expected[0])
+    assert not np.array_equal(own[1], expected[1])
