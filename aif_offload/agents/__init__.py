@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from aif_offload.agents.base import Agent, EnvContext, Transition
+from aif_offload.agents.hindsight import HindsightAgent
 from aif_offload.agents.oracle import OracleAgent
 from aif_offload.agents.rules import (
     CloudOnlyAgent,
@@ -68,6 +69,7 @@ AGENTS: dict[str, type[Agent]] = {
         EdgeOnlyAgent,
         GreedyAgent,
         OracleAgent,
+        HindsightAgent,
     )
 }
 
