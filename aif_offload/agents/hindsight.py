@@ -40,10 +40,15 @@ class HindsightAgent(Agent):
         scenario = episodes[0].scenario
         plans, stats = [], []
         for tasks in episodes:
-            cand = candidates(tasks, tasks.servers, tasks.scenario)
-            done = solve(cand, "completion", time_limit_s=self.time_limit_s)
-            paid = solve(cand, "reward", time_limit_s=self.time_limit_s)
-            n = cand.num_tasks
+            done, paid = (
+                solve(
+                    candidates(tasks, tasks.servers, tasks.scenario, objective),
+                    objective,
+                    time_limit_s=self.time_limit_s,
+                )
+                for objective in ("completion", "reward")
+            )
+            n = tasks.states.now_s.size
             plans.append(done.plan)
             stats.append(
                 {

@@ -155,17 +155,23 @@ def latency_floor_s(
     return queue_free.latency_s - downlink_time_s(tasks, servers, scenario, d2) + floor_d
 
 
-def candidates(tasks: EpisodeTasks, servers: Servers, scenario: Scenario) -> Candidates:
+def candidates(
+    tasks: EpisodeTasks, servers: Servers, scenario: Scenario, objective: Objective = "reward"
+) -> Candidates:
     """Every (task, action) that can complete under the relaxation, dominated ones removed.
 
-    Dominance (valid for both objectives): if two candidates of one task on one server satisfy
-    ``use_a <= use_b`` (every resource), ``release_a <= release_b`` up to the same set of later
-    arrivals, and ``value_a >= value_b``, then replacing b by a in any feasible solution keeps every
-    constraint (each coefficient of a is at most b's: its own admission row, and every later row
-    it appears in, since it covers a subset of the arrivals b covers) and the objective. So only
-    undominated candidates are kept. Memory is the first case: above the KV need a larger level
-    changes nothing but the memory used, so only the smallest completing level is ever kept.
+    Dominance: if two candidates of one task on one server satisfy ``use_a <= use_b`` (every
+    resource) and ``release_a <= release_b`` up to the same set of later arrivals, then replacing
+    b by a in any feasible solution keeps every constraint (each coefficient of a is at most b's:
+    in its own admission row, and in every later row it appears in, since it covers a subset of the
+    arrivals b covers) and the number of completions; with ``value_a >= value_b`` also the eq. 14
+    sum. So only undominated candidates are kept: for ``"completion"`` the values are ignored (the
+    tie-break then picks among the kept ones; the completion optimum is unchanged), for
+    ``"reward"`` they count. Memory is the first case: above the KV need a larger level changes
+    nothing but the memory used, so only the smallest completing level is ever kept.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective: unknown '{objective}', allowed: {', '.join(OBJECTIVES)}")
     st = tasks.states
     arrival = st.now_s
     if np.any(np.diff(arrival) < 0):
@@ -202,7 +208,8 @@ def candidates(tasks: EpisodeTasks, servers: Servers, scenario: Scenario) -> Can
     value = 1.0 / latency + servers.pass_at_100[server] - scenario.reward.failure_reward
     # Arrivals after the task's own that its optimistic hold covers: a nested set, so a count.
     covered = np.searchsorted(arrival, release, side="left") - task
-    keep = _undominated(task, server, use[server, c, w, m], covered, value)
+    ranked = value if objective == "reward" else np.zeros_like(value)
+    keep = _undominated(task, server, use[server, c, w, m], covered, ranked)
     return Candidates(
         task=task[keep],
         action=action[keep],
@@ -312,52 +319,64 @@ def weights(cand: Candidates, objective: Objective) -> np.ndarray:
     return 1.0 + cand.value / (2.0 * (most + 1.0))
 
 
-def solve(cand: Candidates, objective: Objective, *, time_limit_s: float = 20.0) -> Bound:
+def solve(cand: Candidates, objective: Objective, *, time_limit_s: float = 10.0) -> Bound:
     """The relaxation's optimum, or a proven bound on it, and the best plan found.
 
-    A greedy solution (:func:`best_greedy_plan`) comes first: when it reaches the simple bound (every task
-    with a candidate completed) it is optimal and no MILP is needed. Otherwise HiGHS solves the
-    0-1 program within ``time_limit_s``; the bound is the smallest of the simple bound and HiGHS's
-    dual bound (or, if it stopped before having one, the LP relaxation's optimum), and the plan the
-    better of the greedy one and HiGHS's incumbent. ``optimal``: the plan reaches the bound.
+    Three steps, each stopping as soon as a plan reaches the bound: the greedy rules against the
+    simple bound (every task with a candidate completed, or each task's best value); the LP
+    relaxation (HiGHS), whose optimum is a bound and whose solution ranks the candidates for one
+    more greedy pass; then the 0-1 program (HiGHS branch and cut) within ``time_limit_s``, whose dual
+    bound is valid even when the limit stops it. The bound is the smallest found, the plan the best.
+    ``optimal``: the plan reaches the bound, so the bound is the relaxation's exact optimum.
     """
     started = time.perf_counter()
     n, k = cand.num_tasks, cand.task.size
     offset = n * cand.failure_reward if objective == "reward" else 0.0
     w = weights(cand, objective)
     chosen = best_greedy_plan(cand, objective)
-    simple = _per_task_max(cand.task, np.maximum(w, 0.0))
+    bound = _whole(_per_task_max(cand.task, np.maximum(w, 0.0)), objective)
     method = "greedy"
-    bound = simple
-    if _score(cand, chosen, w, objective) < _whole(simple, objective):
+
+    def reached() -> bool:
+        return _score(cand, chosen, w, objective) >= bound - 1e-9 * max(1.0, abs(bound))
+
+    def better(mask: np.ndarray) -> np.ndarray:
+        return (
+            mask
+            if _score(cand, mask, w, objective) > _score(cand, chosen, w, objective)
+            else chosen
+        )
+
+    if not reached():
         one_each = csr_array((np.ones(k), (cand.task, np.arange(k))), shape=(n, k))
         matrix, rhs = admission_rows(cand)
         constraints = [LinearConstraint(one_each, -np.inf, 1.0)]
         if rhs.size:
             constraints.append(LinearConstraint(matrix, -np.inf, rhs))
-        options = {"time_limit": time_limit_s, "mip_rel_gap": 1e-6, "disp": False}
-        result = milp(
-            -w, integrality=np.ones(k), bounds=(0, 1), constraints=constraints, options=options
+        options = {"time_limit": time_limit_s, "disp": False}
+        lp = milp(
+            -w, integrality=np.zeros(k), bounds=(0, 1), constraints=constraints, options=options
         )
-        dual = getattr(result, "mip_dual_bound", None)
-        if dual is not None and np.isfinite(dual):
-            found, method = -float(dual), "milp"
-        else:  # stopped before any bound: the LP relaxation's optimum is one
-            lp = milp(-w, integrality=np.zeros(k), bounds=(0, 1), constraints=constraints)
-            found, method = -float(lp.fun), "lp-relaxation"
-        bound = min(bound, found)
-        if result.x is not None:
-            incumbent = result.x > 0.5
-            if _score(cand, incumbent, w, objective) > _score(cand, chosen, w, objective):
-                chosen = incumbent
-    bound = _whole(bound, objective)
+        if lp.status == 0 and -float(lp.fun) < bound:
+            bound, method = _whole(-float(lp.fun), objective), "lp-relaxation"
+            chosen = better(greedy_plan(cand, "lp-guided", priority=lp.x))
+        if not reached():
+            options = {"time_limit": time_limit_s, "mip_rel_gap": 1e-6, "disp": False}
+            result = milp(
+                -w, integrality=np.ones(k), bounds=(0, 1), constraints=constraints, options=options
+            )
+            dual = getattr(result, "mip_dual_bound", None)
+            if dual is not None and np.isfinite(dual) and -float(dual) < bound:
+                bound, method = _whole(-float(dual), objective), "milp"
+            if result.x is not None:
+                chosen = better(result.x > 0.5)
     score = _score(cand, chosen, w, objective)
     plan = np.full((n, 4), -1, dtype=np.int64)
     plan[cand.task[chosen]] = cand.action[chosen]
     return Bound(
         objective,
         bound + offset,
-        bool(score >= bound - 1e-9 * max(1.0, abs(bound))),
+        reached(),
         method,
         plan,
         score + offset,
@@ -380,17 +399,20 @@ GREEDY_RULES = ("resource-time", "scarcity", "near-best-value")
 NEAR_BEST = 0.01  # as the oracle: values within 1 % of the best count as equally good
 
 
-def greedy_plan(cand: Candidates, rule: str) -> np.ndarray:
+def greedy_plan(cand: Candidates, rule: str, *, priority: np.ndarray | None = None) -> np.ndarray:
     """A feasible solution of the relaxation, task by task (mask over the candidates).
 
     Each task takes, among its candidates that fit in what the earlier choices leave at its
     arrival, the one with the least resource-time (``"resource-time"``), the least resource-time
-    relative to what is left (``"scarcity"``), or, as the oracle does, the thriftiest within 1 % of
-    the best value (``"near-best-value"``). It satisfies every row of :func:`admission_rows` (a row
+    relative to what is left (``"scarcity"``), as the oracle does the thriftiest within 1 % of the
+    best value (``"near-best-value"``), or the largest ``priority`` (``"lp-guided"``: the LP
+    relaxation's solution; ties to the least resource-time). It satisfies every row of :func:`admission_rows` (a row
     of a task not placed on j is implied by the rows of the tasks placed there, as argued there).
     """
-    if rule not in GREEDY_RULES:
-        raise ValueError(f"rule: unknown '{rule}', allowed: {', '.join(GREEDY_RULES)}")
+    if rule not in (*GREEDY_RULES, "lp-guided"):
+        raise ValueError(f"rule: unknown '{rule}', allowed: {', '.join(GREEDY_RULES)}, lp-guided")
+    if rule == "lp-guided" and (priority is None or priority.shape != cand.task.shape):
+        raise ValueError("priority: the lp-guided rule needs one value per candidate")
     n, servers = cand.num_tasks, cand.left.shape[-1]
     chosen = np.zeros(cand.task.size, dtype=bool)
     scale = cand.left.max(axis=0)  # (3, S)
@@ -411,6 +433,8 @@ def greedy_plan(cand: Candidates, rule: str) -> np.ndarray:
         mine = mine[fits]
         if rule == "resource-time":
             score = relative[mine].sum(axis=1) * hold[mine]
+        elif rule == "lp-guided":
+            score = -priority[mine] + 1e-6 * relative[mine].sum(axis=1) * hold[mine]
         elif rule == "scarcity":
             room = np.maximum(left[cand.server[mine]], 1e-12)
             score = (cand.use[mine] / room).max(axis=1) * hold[mine]
