@@ -209,7 +209,7 @@ def test_runner_shows_the_episode_to_hindsight_only_and_it_is_the_played_one(mon
         needs_episode_truth = True
 
         def see_episode(self, episodes):
-            seen.append(("see", [e.states.now_s.copy() for e in episodes]))
+            seen.append(("see", [e.states.kv_need_gb.copy() for e in episodes]))
 
         def act(self, observation, truth=None):
             seen.append(("act", None))
@@ -228,10 +228,16 @@ def test_runner_shows_the_episode_to_hindsight_only_and_it_is_the_played_one(mon
     run_agent("recorder", scenario, [0, 1], 2, eval_episodes=1)
     kinds = [k for k, _ in seen]
     assert kinds == ["see", "act", "act", "act", "act"] * 3
-    # The episode shown is the one about to be played: the simulator's arrivals of that episode.
+    # The episode shown is the one about to be played (its tasks' KV needs, drawn per episode),
+    # the first and, after the autoreset, the second training episode.
     env = CloudEdgeLLMVectorEnv(2, scenario)
     env.reset(seed=[0, 1], options={"world_seeds": [0, 1]})
-    np.testing.assert_array_equal(seen[0][1][1], env.core.sim.arrival_s[1])
+    shown = [payload for kind, payload in seen if kind == "see"]
+    np.testing.assert_array_equal(shown[0][1], env.core.sim._kv_need_gb[1])
+    for _ in range(4):
+        env.step(np.zeros((2, 4), dtype=np.int64))
+    np.testing.assert_array_equal(shown[1][0], env.core.sim._kv_need_gb[0])
+    assert not np.array_equal(shown[0][0], shown[1][0])
 
 
 def test_episode_tasks_are_copies():
