@@ -42,8 +42,10 @@ the true hindsight optimum, which is >= what any policy (the oracle included) ac
 Objectives: ``"completion"`` maximises the number of completed tasks with the eq. 14 value as a
 tie-break (weight small enough never to trade a completion); ``"reward"`` maximises the eq. 14 sum,
 ``sum_completed (1/L + pass@100) + failures * failure_reward``, with ``1/L <= 1/L_floor``.
-What is reported is HiGHS's *dual bound*: the optimum when it proves optimality, a valid bound when
-the time limit stops it, and the LP relaxation's optimum if it stopped before having one.
+What is reported (:func:`solve`) is the smallest bound found: the simple one (every task that has
+a candidate completed, or each task's best value), the LP relaxation's optimum, or HiGHS's dual
+bound of the 0-1 program, which stays valid when its time limit stops it. It is the relaxation's
+exact optimum when a plan reaches it (``Bound.optimal``).
 """
 
 from __future__ import annotations
