@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from aif_offload.agents import declared
 from aif_offload.agents.base import FAMILIES, Agent, EnvContext, Transition
+from aif_offload.agents.hindsight import HindsightAgent
 from aif_offload.agents.oracle import OracleAgent
 from aif_offload.agents.registry import (
     AGENTS,
@@ -41,6 +42,7 @@ register_built_in(
     EdgeOnlyAgent,
     GreedyAgent,
     OracleAgent,
+    HindsightAgent,
     *declared.BUILT_IN,
 )
 

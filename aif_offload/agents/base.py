@@ -2,7 +2,9 @@
 
 Agents act on a batch: ``act`` takes observations (B, obs_dim) and returns integer actions (B, 4),
 one independent environment per row. Learners also receive every transition through ``observe``.
-Only agents with ``needs_truth`` (the oracle) are handed the simulator's true outcomes. Agents with
+Only agents with ``needs_truth`` (the oracle, ``hindsight``) are handed the simulator's true
+outcomes of the current task, and only ``needs_episode_truth`` ones (``hindsight``) the whole
+episode in advance, through ``see_episode``. Agents with
 ``needs_terminal`` (decentralised per-device agents such as ``gp-nfsp``) are told before every
 ``act``, through ``set_terminals``, which terminal issues each row's current task: not privileged
 information, since a device knows who it is; the observation itself does not carry it.
@@ -20,6 +22,7 @@ import numpy as np
 from aif_offload.envs.observation import ObservationLayout
 from aif_offload.sim.outcome import Outcome
 from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.simulator import EpisodeTasks
 
 # The families the report knows; an agent may declare another (it is then shown under that name).
 ACTIVE_INFERENCE = "active inference"
@@ -77,6 +80,8 @@ class Agent(ABC):
     hyperparameters: ClassVar[dict[str, str]] = {}
     # Per-device agents: the runner calls ``set_terminals`` with the issuing terminals before ``act``.
     needs_terminal: ClassVar[bool] = False
+    # ``hindsight`` only: the runner calls ``see_episode`` with the whole episode before its first step.
+    needs_episode_truth: ClassVar[bool] = False
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         if len(seeds) != context.batch_size:
@@ -94,6 +99,12 @@ class Agent(ABC):
     @abstractmethod
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         """Integer actions (B, 4) for observations (B, obs_dim)."""
+
+    def see_episode(self, episodes: Sequence[EpisodeTasks]) -> None:
+        """For ``needs_episode_truth`` agents: every row's whole coming episode, known in advance
+        (``CloudEdgeLLMVectorEnv.episode_tasks``), given after ``begin_episode`` and before the
+        first ``act``. No other agent is ever shown it."""
+        raise NotImplementedError(f"{self.name}: does not use the episode in advance")
 
     def set_terminals(self, terminals: np.ndarray) -> None:
         """For ``needs_terminal`` agents: the terminal index (B,) issuing each row's current task,

@@ -15,6 +15,7 @@ from gymnasium.vector.utils import batch_space
 
 from aif_offload.envs.core import EnvCore, RewardKind
 from aif_offload.sim.scenario import Scenario
+from aif_offload.sim.simulator import EpisodeTasks
 
 
 class CloudEdgeLLMVectorEnv(VectorEnv):
@@ -103,6 +104,11 @@ class CloudEdgeLLMVectorEnv(VectorEnv):
 
     def oracle_outcomes(self):
         return self.core.oracle_outcomes()
+
+    def episode_tasks(self) -> list[EpisodeTasks]:
+        """Every environment's current episode in advance (:class:`EpisodeTasks`), for agents with
+        ``Agent.needs_episode_truth`` (``hindsight``) only; call it before the episode's first step."""
+        return [self.core.sim.episode_tasks(i) for i in range(self.num_envs)]
 
     def current_terminals(self) -> np.ndarray:
         """(B,) index of the terminal issuing each environment's current task (the one the last

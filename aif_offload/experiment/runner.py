@@ -69,6 +69,8 @@ def _play_episode(
     (and adds every task to ``recorder``)."""
     accumulator = EpisodeAccumulator(env.num_envs)
     agent.begin_episode()
+    if agent.needs_episode_truth:  # hindsight only: the episode about to be played, in advance
+        agent.see_episode(env.episode_tasks())
     steps = 0
     while True:
         truth = env.oracle_outcomes() if agent.needs_truth else None

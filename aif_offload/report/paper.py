@@ -18,11 +18,12 @@ from importlib import resources
 
 import numpy as np
 
+from aif_offload.agents.base import ORACLE
 from aif_offload.diagnostics.comparison import curve_jitter
 from aif_offload.diagnostics.statistics import Estimate
 from aif_offload.report import measures as m
 from aif_offload.report.document import fmt, fmt_estimate
-from aif_offload.report.families import base_name, is_aif, learns
+from aif_offload.report.families import agent_family, base_name, is_aif, learns
 from aif_offload.report.sources import Experiment
 from aif_offload.report.style import SHORT_LABELS
 
@@ -426,12 +427,12 @@ def _highest_at_every_value(claim: Claim, exp: Experiment) -> tuple[str, ...]:
         missing = "active-inference agent" if best is None else "baseline of the paper"
         return _claim_row(claim.key, "", "n/a", f"Cannot be checked: no {missing} in this sweep.")
     lost = [f"{b} at {v:g} %" for v in loads for b in baselines if reward[b][v] >= reward[best][v]]
-    others = [a for a in exp.agents if a != best and base_name(a) != "oracle"]
+    others = [a for a in exp.agents if a != best and agent_family(a) != ORACLE]
     top_all = [v for v in loads if all(reward[best][v] > reward[a][v] for a in others)]
     ours = (
         f"{best}'s mean sum reward exceeds every paper baseline present ({', '.join(baselines)}) "
         f"at {len(loads) - len({x.split(' at ')[1] for x in lost})} of {len(loads)} loads; "
-        f"it is the highest of all agents but the oracle at {len(top_all)} of {len(loads)}"
+        f"it is the highest of all agents but the oracle and hindsight at {len(top_all)} of {len(loads)}"
     )
     verdict = (
         "Consistent." if not lost else f"Does not hold: {', '.join(lost)} scores at least as high."

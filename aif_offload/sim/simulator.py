@@ -21,6 +21,7 @@ from aif_offload.sim.scenario import Scenario
 from aif_offload.sim.topology import (
     COMPUTE,
     MEMORY,
+    Servers,
     build_servers,
     model_spec,
     reservation_slots,
@@ -42,6 +43,24 @@ class AgentView:
     reply_kb: np.ndarray  # (B,) predicted reply size
     t_max_s: np.ndarray  # (B,)
     gap_s: np.ndarray  # (B,) time since the previous task (observed only with observation.clock)
+
+
+@dataclass(frozen=True)
+class EpisodeTasks:
+    """Every task of one environment's episode, known in advance: for ``hindsight`` only.
+
+    ``states`` is a :class:`TaskState` whose batch is the episode's N tasks, each seen on idle
+    servers with no queue (everything left, every slot free), so ``outcome.evaluate`` on it gives
+    each task's unloaded, queue-free outcome. The other tenants' path is exogenous, so it is given
+    as it will be: their resources (N, 3, S) and processing slots (N, S) at each arrival. Copies;
+    ``scenario`` is the true one (hidden world included), ``servers`` its servers.
+    """
+
+    scenario: Scenario
+    servers: Servers
+    states: TaskState
+    tenant_use: np.ndarray  # (N, 3, S) compute TFLOPS, bandwidth MHz, memory GB held by tenants
+    tenant_slots: np.ndarray  # (N, S) processing slots held by tenants
 
 
 class BatchedSimulator:
@@ -288,6 +307,40 @@ class BatchedSimulator:
             "true_speed_factor": self._speed_factor[row],
             "true_output_tokens": self.output_tokens[row].astype(float),
         }
+
+    def episode_tasks(self, env: int) -> EpisodeTasks:
+        """The whole current episode of environment ``env`` (read-only copies; see EpisodeTasks)."""
+        self._current()  # raises before the first reset
+        n, row = self.num_tasks, int(env)
+        start, velocity, low, high = self._motion[:, row].copy()
+        states = TaskState(
+            now_s=self.arrival_s[row].copy(),
+            terminal_start_m=start,
+            terminal_velocity_m_s=velocity,
+            terminal_low_m=low,
+            terminal_high_m=high,
+            distance_m=self._distance_m[row].copy(),
+            uplink_rate_bps=self._uplink_bps[row].copy(),
+            downlink_slope_db=self._down_slope_db[row].copy(),
+            downlink_budget_db=self._down_budget_db[row].copy(),
+            request_bits=self._request_bits[row].copy(),
+            reply_bits=self._reply_bits[row].copy(),
+            full_gpu_time_s=self._full_time_s[row].copy(),
+            kv_need_gb=self._kv_need_gb[row].copy(),
+            t_max_s=np.full(n, self._t_max_s[row]),
+            remaining=np.repeat(self.servers.capacity[None], n, axis=0),
+            earliest_free_s=np.full((n, self.servers.num_servers), -np.inf),
+            kv_prompt_gb=None
+            if self.scenario.observation.output_known
+            else self._kv_prompt_gb[row].copy(),
+        )
+        return EpisodeTasks(
+            self.scenario,
+            self.servers,
+            states,
+            self._tenant_use[row].copy(),
+            self._tenant_slots[row].copy(),
+        )
 
     def _row(self) -> tuple:
         """Index of every environment's current task: a plain slice when all are in step."""
