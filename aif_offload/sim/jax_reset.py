@@ -20,6 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import ndtri
 from scipy import stats
 
 from aif_offload.sim.channel import AIR_ALTITUDE_M
@@ -38,6 +39,12 @@ from aif_offload.sim.tenants import (
 from aif_offload.sim.workload import TASK_UNIFORMS, build_episodes, draw_raw, load_trace
 
 JUMP_TAIL = 1e-12  # P(more jumps than the cap in one gap)
+
+
+def _normal(u: jax.Array) -> jax.Array:
+    """Standard normals from uniforms in [0, 1) (the extreme tails clipped at float resolution)."""
+    tiny = jnp.finfo(u.dtype).eps
+    return ndtri(jnp.clip(u, tiny, 1.0 - tiny))
 
 
 class Draws(NamedTuple):
@@ -164,30 +171,62 @@ class EpisodeBuilder:
 
     # ------------------------------------------------------------------------------ draws
     def draw(self, key: jax.Array, world_key: jax.Array) -> Draws:
-        """Fresh draws from JAX keys (``world_key``: the hidden server speeds of a run)."""
-        n, s = self.num_tasks, self.scenario.num_servers
-        keys = jax.random.split(key, 11)
-        t = self.kinds.size
-        h = len(self.chains)
-        arrival = self._arrival_s(
-            jax.random.uniform(keys[1], (n, TASK_UNIFORMS)), jax.random.uniform(keys[3])
+        """Fresh draws from JAX keys (``world_key``: the hidden server speeds of a run).
+
+        All of an episode's numbers come from one call of the key's generator, cut into the
+        fields (a generator call costs seconds of compile time on CPU; eleven of them dominated).
+        Normals are the inverse normal CDF of uniforms, as ``jax.random.normal`` does.
+        """
+        n, s, t, h = self.num_tasks, self.scenario.num_servers, self.kinds.size, len(self.chains)
+        shapes = {
+            "terminal_u": (t, TERMINAL_UNIFORMS),
+            "task_u": (n, TASK_UNIFORMS),
+            "task_z": (n, 1 + 5 * s),
+            "window_u": (),
+            "token_z": (n, 2),
+            "tenant_start_u": (h,),
+            "tenant_count_u": (h, n),
+            "tenant_jump_u": (h, n, self.cap),
+            "drift_z": (n, s),
+            "throttle_u": (n, s),
+            "service_z": (n, s),
+        }
+        sizes = [int(np.prod(shape)) for shape in shapes.values()]
+        flat = jax.random.uniform(key, (sum(sizes),))
+        parts = dict(
+            zip(
+                shapes,
+                (
+                    piece.reshape(shape)
+                    for piece, shape in zip(
+                        jnp.split(flat, np.cumsum(sizes)[:-1]), shapes.values(), strict=True
+                    )
+                ),
+                strict=True,
+            )
         )
+        for name in shapes:
+            if name.endswith("_z"):
+                parts[name] = _normal(parts[name])
+        arrival = self._arrival_s(parts["task_u"], parts["window_u"])
         gaps = jnp.diff(arrival, prepend=arrival[:1])
         rates = jnp.array([_uniformised(c)[0] for _, c in self.chains]).reshape(h, 1)
+        counts = self._poisson_counts(parts.pop("tenant_count_u"), rates * gaps[None])
         return Draws(
-            terminal_u=jax.random.uniform(keys[0], (t, TERMINAL_UNIFORMS)),
-            task_u=jax.random.uniform(keys[1], (n, TASK_UNIFORMS)),
-            task_z=jax.random.normal(keys[2], (n, 1 + 5 * s)),
-            window_u=jax.random.uniform(keys[3]),
-            token_z=jax.random.normal(keys[4], (n, 2)),
-            tenant_start_u=jax.random.uniform(keys[5], (h,)),
-            tenant_jumps=jax.random.poisson(keys[6], rates * gaps[None], (h, n)),
-            tenant_jump_u=jax.random.uniform(keys[7], (h, n, self.cap)),
-            speed_z=jax.random.normal(world_key, (s,)),
-            drift_z=jax.random.normal(keys[8], (n, s)),
-            throttle_u=jax.random.uniform(keys[9], (n, s)),
-            service_z=jax.random.normal(keys[10], (n, s)),
+            **parts,
+            tenant_jumps=counts,
+            speed_z=_normal(jax.random.uniform(world_key, (s,))),
         )
+
+    def _poisson_counts(self, u: jax.Array, mean: jax.Array) -> jax.Array:
+        """Poisson(mean) counts by inversion of uniforms ``u`` over 0 .. cap; cap + 1 stands for
+        "more than cap" (clipped and counted by :meth:`build`)."""
+        j = jnp.arange(self.cap + 1, dtype=mean.dtype)
+        safe = jnp.maximum(mean, 1e-300)[..., None]
+        log_pmf = j * jnp.log(safe) - safe - jax.lax.lgamma(j + 1.0)
+        pmf = jnp.where(mean[..., None] > 0, jnp.exp(log_pmf), (j == 0).astype(mean.dtype))
+        cdf = jnp.cumsum(pmf, axis=-1)
+        return jnp.sum(cdf < u[..., None], axis=-1)
 
     # ------------------------------------------------------------------------------ build
     def _arrival_s(self, task_u: jax.Array, window_u: jax.Array) -> jax.Array:
@@ -294,36 +333,54 @@ class EpisodeBuilder:
         memory_bytes = steps * (w + k * p) + k * steps * (n - 1.0 + j) / 2.0
         return prefill + (j * c + memory_bytes / bw) * slowdown
 
+    def _tenant_tables(self) -> tuple[np.ndarray, ...]:
+        """Jump and start CDFs of every chain, padded to the largest (unreachable states: 1)."""
+        size = max(chain.size for _, chain in self.chains)
+        h = len(self.chains)
+        jump = np.ones((h, size, size))
+        start = np.ones((h, size))
+        for i, (_, chain) in enumerate(self.chains):
+            _, cdf = _uniformised(chain)
+            k = chain.size
+            jump[i, :k, :k] = cdf
+            jump[i, :k, k:] = cdf[:, -1:]
+            start[i, :k] = np.cumsum(stationary_distribution(chain))
+            start[i, k:] = start[i, k - 1]
+        sizes = np.array([chain.size for _, chain in self.chains])
+        return jump, start, sizes
+
     def _tenants(self, draws: Draws, dtype) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Busy GPUs and regimes of every server with tenants at each arrival (as
+        :func:`aif_offload.sim.tenants.sample_path`, all servers in one scan)."""
         n, s = self.num_tasks, self.scenario.num_servers
         gpus = jnp.zeros((n, s), dtype)
         regime = jnp.full((n, s), -1, jnp.int32)
-        clipped = jnp.zeros((), jnp.int32)
-        for h, (j, chain) in enumerate(self.chains):
-            _, cdf = _uniformised(chain)
-            cdf = jnp.asarray(cdf, dtype)
-            start_cdf = jnp.asarray(np.cumsum(stationary_distribution(chain)), dtype)
-            size = chain.size
+        if not self.chains:
+            return gpus, regime, jnp.zeros((), jnp.int32)
+        jump_cdf, start_cdf, sizes = self._tenant_tables()
+        jump_cdf, start_cdf = jnp.asarray(jump_cdf, dtype), jnp.asarray(start_cdf, dtype)
+        rows = jnp.arange(len(self.chains))
 
-            def pick(rows, u, size=size):
-                return jnp.minimum(jnp.sum(rows < u * rows[-1]), size - 1)
+        def pick(cdf, u):  # (H, K) cdf rows, (H,) uniforms: inverse-CDF draw per chain
+            return jnp.minimum(jnp.sum(cdf < (u * cdf[:, -1])[:, None], axis=-1), sizes - 1)
 
-            jumps = draws.tenant_jumps[h]
-            clipped = clipped + jnp.sum(jumps > self.cap).astype(jnp.int32)
+        def gap(state, inputs):
+            count, uniforms = inputs  # (H,), (H, J)
 
-            def gap(state, inputs, cdf=cdf, pick=pick):
-                count, uniforms = inputs
+            def jump(i, st):
+                return jnp.where(i < count, pick(jump_cdf[rows, st], uniforms[:, i]), st)
 
-                def jump(i, st):
-                    return jnp.where(i < count, pick(cdf[st], uniforms[i]), st)
+            state = jax.lax.fori_loop(0, self.cap, jump, state, unroll=min(self.cap, 16))
+            return state, state
 
-                state = jax.lax.fori_loop(0, uniforms.shape[0], jump, state)
-                return state, state
-
-            first = pick(start_cdf, draws.tenant_start_u[h])
-            _, path = jax.lax.scan(gap, first, (jumps, draws.tenant_jump_u[h]))
-            gpus = gpus.at[:, j].set((path % (chain.gpus + 1)).astype(dtype))
-            regime = regime.at[:, j].set((path // (chain.gpus + 1)).astype(jnp.int32))
+        first = pick(start_cdf, draws.tenant_start_u)
+        inputs = (draws.tenant_jumps.T, jnp.swapaxes(draws.tenant_jump_u, 0, 1))
+        _, path = jax.lax.scan(gap, first, inputs)  # (N, H)
+        levels = np.array([chain.gpus + 1 for _, chain in self.chains])
+        columns = np.array([j for j, _ in self.chains])
+        gpus = gpus.at[:, columns].set((path % levels).astype(dtype))
+        regime = regime.at[:, columns].set((path // levels).astype(jnp.int32))
+        clipped = jnp.sum(draws.tenant_jumps > self.cap).astype(jnp.int32)
         return gpus, regime, clipped
 
     def _service(self, draws: Draws, arrival: jax.Array) -> tuple[jax.Array, jax.Array]:
