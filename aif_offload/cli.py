@@ -109,7 +109,7 @@ TaskRecordsOpt = Annotated[
     bool,
     typer.Option(
         "--task-records",
-        help="Also write every task's record (runs/…/seed=N.tasks.nc, a netCDF table).",
+        help="Also write every task's record (runs/AGENT/seed=N.tasks.nc, a netCDF table).",
     ),
 ]
 ReportOpt = Annotated[
