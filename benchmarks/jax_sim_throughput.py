@@ -24,11 +24,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sim_throughput import bare_simulator  # the NumPy reference, measured as that script does
 
 from aif_offload.envs.functional import EnvParams, FunctionalEnv, batch_step
 from aif_offload.scenarios import load_scenario
 from aif_offload.sim.jax_core import JaxCore
-from aif_offload.sim.simulator import BatchedSimulator
 
 
 def _timed(call, budget_s: float) -> tuple[int, float]:
@@ -38,22 +38,6 @@ def _timed(call, budget_s: float) -> tuple[int, float]:
         call()
         calls += 1
     return calls, elapsed
-
-
-def numpy_core(scenario, batch: int, budget_s: float) -> float:
-    sim = BatchedSimulator(scenario, batch)
-    sim.reset(np.arange(batch))
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, sim.action_nvec, size=(16, batch, 4))
-    counter = iter(range(10**12))
-
-    def step():
-        if sim.done.all():
-            sim.reset(rng.integers(0, 2**31, size=batch))
-        sim.step(actions[next(counter) % 16])
-
-    calls, elapsed = _timed(step, budget_s)
-    return calls * batch / elapsed
 
 
 def _episodes(env: FunctionalEnv, batch: int):
@@ -141,7 +125,7 @@ def main() -> None:
     t = args.seconds
     rows = []
     for batch in batches:
-        numpy_rate = numpy_core(scenario, batch, t)
+        numpy_rate = bare_simulator(args.scenario, batch, t)
         per_step, scanned, compile_s = jax_step(env, batch, t)
         env_rate = env_scan(env, batch, t)
         rows.append((batch, numpy_rate, per_step, scanned, env_rate, compile_s))

@@ -133,19 +133,24 @@ class EnvCore:
         (-1: none); ``true_speed_factor`` (B, S) each server's hidden speed (1 = nominal);
         ``true_output_tokens`` (B,) the task's true output length.
         """
-        return {
-            **truth,
-            "latency_s": result.latency_s,
-            "transmission_s": result.transmission_s,
-            "propagation_s": result.propagation_s,
-            "queueing_s": result.queueing_s,
-            "compute_s": result.compute_s,
-            "completed": result.completed,
-            "failure": result.failure,
-            "accuracy": result.accuracy,
-            "guidance": result.guidance,
-            "reward_eq14": result.reward,
-        }
+        return {**truth, **outcome_info(result)}
+
+
+def outcome_info(result) -> dict:
+    """The dispatched task's fate as ``info`` entries; ``result`` is an Outcome of either core
+    (NumPy or JAX), so both environments publish the same keys."""
+    return {
+        "latency_s": result.latency_s,
+        "transmission_s": result.transmission_s,
+        "propagation_s": result.propagation_s,
+        "queueing_s": result.queueing_s,
+        "compute_s": result.compute_s,
+        "completed": result.completed,
+        "failure": result.failure,
+        "accuracy": result.accuracy,
+        "guidance": result.guidance,
+        "reward_eq14": result.reward,
+    }
 
 
 def failure_name(code: int) -> str:

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from aif_offload.envs.core import REWARD_KINDS, RewardKind, resolve_scenario
+from aif_offload.envs.core import REWARD_KINDS, RewardKind, outcome_info, resolve_scenario
 from aif_offload.envs.jax_spaces import Box, Discrete
 from aif_offload.envs.observation import ObservationLayout
 from aif_offload.sim.jax_core import Episode, JaxCore, SimState
@@ -148,16 +148,7 @@ class FunctionalEnv:
             reward = result.reward
         info = {
             **truth,
-            "latency_s": result.latency_s,
-            "transmission_s": result.transmission_s,
-            "propagation_s": result.propagation_s,
-            "queueing_s": result.queueing_s,
-            "compute_s": result.compute_s,
-            "completed": result.completed,
-            "failure": result.failure,
-            "accuracy": result.accuracy,
-            "guidance": result.guidance,
-            "reward_eq14": result.reward,
+            **outcome_info(result),
             "truncated": done,
             "discount": jnp.ones_like(reward),  # truncation, never termination
             "tenant_jumps_clipped": state.episode.tenant_jumps_clipped,
