@@ -82,6 +82,11 @@ class Agent(ABC):
     needs_terminal: ClassVar[bool] = False
     # ``hindsight`` only: the runner calls ``see_episode`` with the whole episode before its first step.
     needs_episode_truth: ClassVar[bool] = False
+    # True when row i of a batch depends on seeds[i] alone (its own streams, its own learned
+    # state), so the executors may run several seeds of a sweep in one process, one batch, and
+    # get each seed's numbers as if it ran alone (tests/experiment/test_seed_batching.py checks
+    # every agent that says so).
+    batches_seeds: ClassVar[bool] = False
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         if len(seeds) != context.batch_size:

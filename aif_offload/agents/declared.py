@@ -25,6 +25,7 @@ class Declared:
     family: ClassVar[str] = OTHER
     colour: ClassVar[str | None] = None
     paper_method: ClassVar[str | None] = None
+    batches_seeds: ClassVar[bool] = False  # as ``Agent.batches_seeds``, readable without the import
 
     def __init_subclass__(cls, **kwargs) -> None:
         # Every declaration holds its whole identity itself: an implementation that also derives
@@ -32,7 +33,7 @@ class Declared:
         # paper method or colour through the MRO.
         super().__init_subclass__(**kwargs)
         if "implementation" in vars(cls):
-            for field in ("family", "colour", "paper_method"):
+            for field in ("family", "colour", "paper_method", "batches_seeds"):
                 if field not in vars(cls):
                     setattr(cls, field, getattr(Declared, field))
 
@@ -58,6 +59,7 @@ class AifPyro(Declared):
     family = ACTIVE_INFERENCE
     colour = "#ff7f0e"
     implementation = "aif_offload.agents.aif_pyro:AifPyroAgent"
+    batches_seeds = True
 
 
 class AifEnsemble(Declared):
@@ -69,6 +71,7 @@ class AifEnsemble(Declared):
     family = ACTIVE_INFERENCE
     colour = "#e377c2"
     implementation = "aif_offload.agents.aif_ensemble:AifEnsembleAgent"
+    batches_seeds = True
 
 
 class PPO(Declared):

@@ -15,6 +15,7 @@ class OracleAgent(Agent):
     family = ORACLE
     colour = "#000000"
     needs_truth = True
+    batches_seeds = True
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         if truth is None:

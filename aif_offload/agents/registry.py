@@ -235,6 +235,14 @@ def agent_info(spec: str) -> AgentInfo:
     )
 
 
+def batches_seeds(spec: str) -> bool:
+    """Whether the agent ``spec`` names may run several seeds as one batch
+    (``Agent.batches_seeds``), read from its class or declaration without importing it."""
+    base, _ = _split_variant(spec.strip())
+    cls, _ = _identity(base)
+    return bool(getattr(cls, "batches_seeds", False))
+
+
 def agent_class(spec: str) -> type[Agent]:
     """The agent class ``spec`` names (its module imported on first use)."""
     spec = spec.strip()

@@ -16,6 +16,7 @@ class RandomAgent(Agent):
     summary = "Uniformly random server and allocation levels (the floor)."
     family = RULE
     colour = "#7f7f7f"
+    batches_seeds = True
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         nvec = self.context.action_nvec
@@ -24,6 +25,8 @@ class RandomAgent(Agent):
 
 class _NominalRule(Agent):
     """A rule that only picks the server; allocation is whole-GPU compute, least bandwidth, KV-sized memory."""
+
+    batches_seeds = True
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         super().__init__(context, seeds=seeds)
@@ -81,6 +84,7 @@ class GreedyAgent(Agent):
     summary = "Least forecast latency (nominal model, reported load, no hidden state) among allocations forecast to fit; thriftiest among near-ties."
     family = RULE
     colour = "#393b79"
+    batches_seeds = True
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         super().__init__(context, seeds=seeds)

@@ -39,8 +39,9 @@ from rich.progress import (
 )
 
 from aif_offload.agents import agent_info
+from aif_offload.agents.registry import batches_seeds
 from aif_offload.experiment.results import provenance
-from aif_offload.experiment.runner import run_agent
+from aif_offload.experiment.runner import SeedOutputs, run_agent
 from aif_offload.experiment.spec import ExperimentSpec, Unit
 from aif_offload.experiment.store import RunStore
 
@@ -49,41 +50,84 @@ WORKER_STOP_GRACE_S = 5.0  # how long terminated workers get to exit before they
 PARENT_POLL_S = 0.5  # how often a worker's watchdog checks that its parent is alive
 
 
+def execute_units(
+    spec_json: str,
+    units: tuple[Unit, ...],
+    directory: str,
+    tick: Callable[[], None] | None = None,
+) -> tuple[Unit, ...]:
+    """Run units of one agent at one swept value as one batch of seeds and write each unit's
+    files; safe to call in any process. ``tick`` is called once per unit and episode."""
+    spec = ExperimentSpec.from_json(spec_json)
+    store = RunStore(Path(directory), spec)
+    agent, value = units[0].agent, units[0].value
+    if any((u.agent, u.value) != (agent, value) for u in units):
+        raise ValueError("units: a batch must share its agent and swept value")
+    scenario = spec.scenario_at(value)
+    # The worker rebuilds the agent from its spec alone: registered names and entry points are
+    # known in every process, module:Class and file.py:Class are imported or loaded here.
+    source = spec.source_of(agent)
+    common = provenance(scenario, {agent: agent_info(source).record()}, "")
+    common |= {"experiment": spec.name, "agent": agent}
+    attrs = [common | {"seed": str(u.seed)} for u in units]
+    outputs = [
+        SeedOutputs(store.beliefs_path(u), store.tasks_path(u) if spec.task_records else None, a)
+        for u, a in zip(units, attrs, strict=True)
+    ]
+
+    def tick_each() -> None:
+        for _ in units:
+            tick()
+
+    runs = run_agent(
+        source,
+        scenario,
+        [u.seed for u in units],
+        spec.episodes,
+        eval_episodes=spec.eval_episodes,
+        schedule=spec.schedule_scenarios(value),
+        on_episode=None if tick is None else tick_each,
+        seed_outputs=outputs,
+    )
+    for unit, run, unit_attrs in zip(units, runs, attrs, strict=True):
+        store.save(unit, type(run)(**{**run.__dict__, "agent": agent, "value": value}), unit_attrs)
+    return units
+
+
 def execute_unit(
     spec_json: str, unit: Unit, directory: str, tick: Callable[[], None] | None = None
 ) -> Unit:
     """Run one unit and write its file; safe to call in any process."""
-    spec = ExperimentSpec.from_json(spec_json)
-    store = RunStore(Path(directory), spec)
-    scenario = spec.scenario_at(unit.value)
-    # The worker rebuilds the agent from its spec alone: registered names and entry points are
-    # known in every process, module:Class and file.py:Class are imported or loaded here.
-    source = spec.source_of(unit.agent)
-    attrs = provenance(scenario, {unit.agent: agent_info(source).record()}, "")
-    attrs |= {"experiment": spec.name, "agent": unit.agent, "seed": str(unit.seed)}
-    (run,) = run_agent(
-        source,
-        scenario,
-        [unit.seed],
-        spec.episodes,
-        eval_episodes=spec.eval_episodes,
-        schedule=spec.schedule_scenarios(unit.value),
-        on_episode=tick,
-        beliefs_path=store.beliefs_path(unit),
-        beliefs_attrs=attrs,
-        task_records_path=store.tasks_path(unit) if spec.task_records else None,
-    )
-    run = type(run)(**{**run.__dict__, "agent": unit.agent, "value": unit.value})
-    store.save(unit, run, attrs)
-    return unit
+    return execute_units(spec_json, (unit,), directory, tick)[0]
+
+
+def seed_batches(spec: ExperimentSpec, pending: list[Unit], workers: int) -> list[tuple[Unit, ...]]:
+    """The pending units as the batches they run in: the seeds of one agent at one swept value
+    together where the agent batches seeds (``Agent.batches_seeds``), each unit alone otherwise.
+    A group is split so that there are at least ``workers`` batches where units allow."""
+    groups: dict[tuple[str, float | None], list[Unit]] = {}
+    singles: list[tuple[Unit, ...]] = []
+    for unit in pending:
+        if batches_seeds(spec.source_of(unit.agent)):
+            groups.setdefault((unit.agent, unit.value), []).append(unit)
+        else:
+            singles.append((unit,))
+    batches = list(singles)
+    parts = max(1, -(-(workers - len(singles)) // max(1, len(groups))))
+    for units in groups.values():
+        size = -(-len(units) // min(parts, len(units)))
+        batches.extend(tuple(units[i : i + size]) for i in range(0, len(units), size))
+    return batches
 
 
 _ticks = None  # a pool worker's progress queue, set by _init_worker
 
 
-def _pool_unit(spec_json: str, unit: Unit, directory: str) -> Unit:
+def _pool_units(spec_json: str, units: tuple[Unit, ...], directory: str) -> tuple[Unit, ...]:
     ticks = _ticks
-    return execute_unit(spec_json, unit, directory, None if ticks is None else lambda: ticks.put(1))
+    return execute_units(
+        spec_json, units, directory, None if ticks is None else lambda: ticks.put(1)
+    )
 
 
 def _progress(console: Console | None) -> Progress:
@@ -158,13 +202,20 @@ def run_experiment(
         def tick() -> None:
             progress.advance(episode_bar)
 
+        slots = workers or os.cpu_count() or 1
+        batches = seed_batches(spec, pending, slots)
+
+        def finished_batch(units: tuple[Unit, ...]) -> None:
+            for unit in units:
+                finished(unit)
+
         if executor == "ray":
-            _run_ray(spec, store, pending, workers, address, tick, finished)
-        elif (workers or os.cpu_count() or 1) == 1 or len(pending) <= 1:
-            for unit in pending:
-                finished(execute_unit(spec.to_json(), unit, str(store.directory), tick))
+            _run_ray(spec, store, batches, workers, address, tick, finished_batch)
+        elif slots == 1 or len(batches) <= 1:
+            for units in batches:
+                finished_batch(execute_units(spec.to_json(), units, str(store.directory), tick))
         else:
-            _run_pool(spec, store, pending, workers or os.cpu_count() or 1, tick, finished)
+            _run_pool(spec, store, batches, slots, tick, finished_batch)
     agents = {name: agent_info(spec.source_of(name)).record() for name in spec.agents}
     attrs = provenance(spec.base_scenario(), agents, command)
     attrs["experiment"] = spec.name
@@ -184,7 +235,7 @@ def _one_thread_each() -> None:
     )
 
 
-def _run_pool(spec, store, pending, workers, tick, finished) -> None:
+def _run_pool(spec, store, batches, workers, tick, finished) -> None:
     # spawn, not fork: JAX and torch are not fork-safe once initialised.
     context = get_context("spawn")
     ticks = context.Queue()  # handed over at spawn: no manager process to outlive us
@@ -193,7 +244,8 @@ def _run_pool(spec, store, pending, workers, tick, finished) -> None:
     )
     try:
         futures = {
-            pool.submit(_pool_unit, spec.to_json(), unit, str(store.directory)) for unit in pending
+            pool.submit(_pool_units, spec.to_json(), units, str(store.directory))
+            for units in batches
         }
         while futures:
             done, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -278,7 +330,7 @@ def _drain(ticks, tick) -> None:
         tick()
 
 
-def _run_ray(spec, store, pending, workers, address, tick, finished) -> None:
+def _run_ray(spec, store, batches, workers, address, tick, finished) -> None:
     try:
         import ray
     except ImportError:
@@ -295,15 +347,15 @@ def _run_ray(spec, store, pending, workers, address, tick, finished) -> None:
             )
     futures = []
     try:
-        remote = ray.remote(execute_unit)
-        futures = [remote.remote(spec.to_json(), unit, str(store.directory)) for unit in pending]
+        remote = ray.remote(execute_units)
+        futures = [remote.remote(spec.to_json(), units, str(store.directory)) for units in batches]
         while futures:
             done, futures = ray.wait(futures, num_returns=1, timeout=0.5)
             for ref in done:
-                unit = ray.get(ref)
-                for _ in range(spec.episodes + spec.eval_episodes):
+                units = ray.get(ref)
+                for _ in range(len(units) * (spec.episodes + spec.eval_episodes)):
                     tick()
-                finished(unit)
+                finished(units)
             if not done:
                 time.sleep(0.05)
     except BaseException:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from aif_offload.agents import Agent, EnvContext, Transition, make_agent
 from aif_offload.envs.episode_metrics import EpisodeAccumulator
@@ -39,6 +41,25 @@ class RunResult:
     env_steps: np.ndarray  # (episodes,) cumulative training environment steps at each episode's end
     eval_metrics: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (eval episodes,)
     value: float | None = None  # the swept parameter's value, if the run is part of a sweep
+
+
+@dataclass(frozen=True)
+class SeedOutputs:
+    """Where one seed's share of a batched run is written, and the provenance it carries."""
+
+    beliefs_path: Path | None
+    task_records_path: Path | None
+    attrs: dict[str, str]
+
+
+def _seed_slice(data: Any, row: int) -> Any:
+    """Row ``row`` of a per-run dataset (InferenceData or Dataset with dim ``seed``), dim kept."""
+    return data.isel(seed=[row])
+
+
+def _seed_tasks(tasks: xr.Dataset, seed: int) -> xr.Dataset:
+    mine = tasks.isel(task=np.flatnonzero(tasks["seed"].values == seed))
+    return mine.assign_coords(task=np.arange(mine.sizes["task"]))
 
 
 def _check_seeds(seeds: Sequence[int]) -> None:
@@ -118,6 +139,7 @@ def run_agent(
     beliefs_path: Path | None = None,
     beliefs_attrs: dict[str, str] | None = None,
     task_records_path: Path | None = None,
+    seed_outputs: Sequence[SeedOutputs] | None = None,
 ) -> list[RunResult]:
     """Train ``agent_name`` for ``episodes`` episodes on each seed, then evaluate it.
 
@@ -125,7 +147,11 @@ def run_agent(
     scenarios must share servers and actions. If the agent records beliefs and ``beliefs_path`` is
     given, they are written there (netCDF). With ``task_records_path`` every task's record is
     written there (``aif_offload.experiment.task_records``, with ``beliefs_attrs``).
+    ``seed_outputs`` (one per seed, instead of those two paths) writes each seed's rows to its own
+    files, as if it had run alone: how the executors batch seeds (``Agent.batches_seeds``).
     """
+    if seed_outputs is not None and len(seed_outputs) != len(seeds):
+        raise ValueError(f"seed_outputs: need one per seed ({len(seeds)}), got {len(seed_outputs)}")
     if episodes < 1:
         raise ValueError(f"episodes: must be >= 1, got {episodes}")
     if eval_episodes < 0:
@@ -148,7 +174,7 @@ def run_agent(
             )
     agent = make_agent(agent_name, context, seeds=seeds)
     recorder = None
-    if task_records_path is not None:
+    if task_records_path is not None or any(o.task_records_path for o in seed_outputs or ()):
         recorder = TaskRecorder(agent_name, seeds, env.scenario, env.core.layout)
 
     training: list[dict[str, np.ndarray]] = []
@@ -195,8 +221,14 @@ def run_agent(
     beliefs = agent.belief_data()
     if beliefs is not None and beliefs_path is not None:
         write_atomic(stamp(beliefs, beliefs_attrs or {}), beliefs_path)
-    if recorder is not None:
+    if recorder is not None and task_records_path is not None:
         write_atomic(recorder.to_dataset(beliefs_attrs), task_records_path)
+    for row, (seed, outputs) in enumerate(zip(seeds, seed_outputs or (), strict=False)):
+        if beliefs is not None and outputs.beliefs_path is not None:
+            write_atomic(stamp(_seed_slice(beliefs, row), outputs.attrs), outputs.beliefs_path)
+        if recorder is not None and outputs.task_records_path is not None:
+            tasks = _seed_tasks(recorder.to_dataset(outputs.attrs), int(seed))
+            write_atomic(tasks, outputs.task_records_path)
     results = []
     for row, seed in enumerate(seeds):
         metrics = _per_row(training, row)

@@ -51,25 +51,27 @@ def test_a_killed_sweep_resumes_to_the_same_results(tmp_path, monkeypatch):
 
     import aif_offload.experiment.executors as executors
 
-    original = executors.execute_unit
-    episodes_left = [11]  # 3 episodes per run: die part-way through the fourth run
+    original = executors.execute_units
+    # Both rules batch their two seeds: 3 episodes x 2 seeds = 6 ticks per batch of two runs; die
+    # part-way through the third batch.
+    ticks_left = [15]
 
-    def dying(spec_json, unit, directory, tick=None):
+    def dying(spec_json, units, directory, tick=None):
         def countdown():
-            episodes_left[0] -= 1
-            if episodes_left[0] == 0:
+            ticks_left[0] -= 1
+            if ticks_left[0] == 0:
                 raise _Killed
             if tick:
                 tick()
 
-        return original(spec_json, unit, directory, countdown)
+        return original(spec_json, units, directory, countdown)
 
-    monkeypatch.setattr(executors, "execute_unit", dying)
+    monkeypatch.setattr(executors, "execute_units", dying)
     with pytest.raises(_Killed):
         run_experiment(spec, tmp_path / "resumed", workers=1)
     finished = sorted((tmp_path / "resumed" / "runs").rglob("seed=*.npz"))
-    assert len(finished) == 3 and not (tmp_path / "resumed" / "results.nc").exists()
-    monkeypatch.setattr(executors, "execute_unit", original)
+    assert len(finished) == 4 and not (tmp_path / "resumed" / "results.nc").exists()
+    monkeypatch.setattr(executors, "execute_units", original)
     resumed = _numbers(run_experiment(spec, tmp_path / "resumed", workers=1))
     xr.testing.assert_identical(resumed, reference)
     assert len(list((tmp_path / "resumed" / "runs").rglob("seed=*.npz"))) == 8
