@@ -527,6 +527,14 @@ def experiment(
             "(episode.mean_interarrival_s, servers.edge-1.num_gpus, hidden.service.speed_sigma).",
         ),
     ] = None,
+    shift: Annotated[
+        str | None,
+        typer.Option(
+            "--shift",
+            help="For adaptation: what changes half-way through training: tenant-surge (other "
+            "tenants take all but one GPU of the first edge, default) or load (100 -> 180 %).",
+        ),
+    ] = None,
     executor: ExecutorOpt = "local",
     workers: WorkersOpt = None,
     address: AddressOpt = None,
@@ -555,9 +563,12 @@ def experiment(
             sources=sources,
             field=field,
             task_records=task_records,
+            shift=shift,
         )
     except ValueError as err:
         message = str(err)
+        if message.startswith("shift:"):
+            raise UsageFailure(f"--shift: {message.split(': ', 1)[1]}") from None
         for option in ("field", "sweep"):
             if message.startswith(f"{option}:"):
                 raise UsageFailure(f"--field: {message.split(': ', 1)[1]}") from None

@@ -139,6 +139,8 @@ def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):
         (["compare", "--agents", "nobody", "--out", "X"], "--agents: unknown agent 'nobody'"),
         (["experiment", "adaptation", "--agents", "greedy", "--episodes", "1"], "--episodes"),
         (["experiment", "nothing"], "NAME: unknown experiment"),
+        (["experiment", "adaptation", "--shift", "quake", "--out", "X"], "--shift: unknown shift"),
+        (["experiment", "load", "--shift", "load", "--out", "X"], "--shift: only the adaptation"),
         (["compare", "--agents", "greedy", "--seeds", "1", "--out", "/proc/x"], "--out"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from aif_offload.experiment.shifts import LOAD_AFTER_PERCENT, SHIFTS, shifted
 from aif_offload.scenarios import validate
 from aif_offload.sim.scenario import Scenario, set_path
 
@@ -46,6 +47,8 @@ class ExperimentSpec:
     # (name, spec) of agents that a worker cannot find by name: module:Class or file.py:Class.
     sources: tuple[tuple[str, str], ...] = ()
     task_records: bool = False  # write every task's record next to each run (``*.tasks.nc``)
+    # A world shift applied with the schedule's scenarios (``shifts.py``); "" for none.
+    shift: str = ""
 
     def __post_init__(self) -> None:
         if not self.agents:
@@ -77,6 +80,10 @@ class ExperimentSpec:
                     f"schedule: the load step must fall inside training (1..{self.episodes - 1}), got {episode}"
                 )
             self.base_scenario().with_overrides(load_percent=load)
+        if self.shift:
+            if not self.schedule:
+                raise ValueError("shift: a world shift needs a schedule (the episode it starts)")
+            shifted(self.base_scenario(), self.shift)  # names the allowed shifts if unknown
 
     def source_of(self, agent: str) -> str:
         """The agent spec a worker resolves for ``agent`` (its name, unless a source is given)."""
@@ -106,7 +113,8 @@ class ExperimentSpec:
 
     def schedule_scenarios(self, value: float | None) -> list[tuple[int, Scenario]]:
         scenario = self.scenario_at(value)
-        return [(e, scenario.with_overrides(load_percent=load)) for e, load in self.schedule]
+        later = [(e, scenario.with_overrides(load_percent=load)) for e, load in self.schedule]
+        return [(e, shifted(s, self.shift)) for e, s in later] if self.shift else later
 
     def units(self) -> list[Unit]:
         values = self.values if self.sweep else (None,)
@@ -116,6 +124,8 @@ class ExperimentSpec:
         data = asdict(self)
         if not self.sources:  # experiments of registered agents only: the manifest as before
             del data["sources"]
+        if not self.shift:
+            del data["shift"]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -148,7 +158,8 @@ EXPERIMENTS: dict[str, dict] = {
         "values": (),
     },
     "adaptation": {
-        "about": "beyond the paper: the load steps from 100 % to 180 % half-way through training"
+        "about": "beyond the paper: half-way through training the world shifts (--shift: "
+        "tenant-surge, other tenants take one edge site; load, the load steps to 180 %)"
     },
 }
 
@@ -165,12 +176,14 @@ def named_experiment(
     sources: tuple[tuple[str, str], ...] = (),
     field: str | None = None,
     task_records: bool = False,
+    shift: str | None = None,
 ) -> ExperimentSpec:
     """The spec of a named experiment on a base scenario.
 
     ``values`` replaces the sweep's values (the paper's by default), e.g. a subset of them when the
     full sweep does not fit the compute budget. ``field`` (a dotted path) is the field that the
-    ``sweep`` experiment sweeps, and only it.
+    ``sweep`` experiment sweeps, and only it. ``shift`` is the adaptation experiment's world
+    shift (``shifts.SHIFTS``; default ``tenant-surge``), and only it takes one.
     """
     if name not in EXPERIMENTS:
         raise ValueError(
@@ -190,7 +203,16 @@ def named_experiment(
     base = scenario
     if name in ("training", "adaptation"):
         base = scenario.with_overrides(t_max_s=15.0, load_percent=100.0)
-    schedule = ((max(1, episodes // 2), 180.0),) if name == "adaptation" else ()
+    if shift is not None and name != "adaptation":
+        raise ValueError(f"shift: only the adaptation experiment takes a shift, not '{name}'")
+    if name == "adaptation" and (shift or "tenant-surge") not in SHIFTS:
+        raise ValueError(f"shift: unknown shift '{shift}', allowed: {', '.join(SHIFTS)}")
+    schedule, world_shift = (), ""
+    if name == "adaptation":
+        shift = shift or "tenant-surge"
+        after = LOAD_AFTER_PERCENT if shift == "load" else 100.0
+        schedule = ((max(1, episodes // 2), after),)
+        world_shift = "" if shift == "load" else shift
     return ExperimentSpec(
         name=name,
         agents=agents,
@@ -203,6 +225,7 @@ def named_experiment(
         schedule=schedule,
         sources=sources,
         task_records=task_records,
+        shift=world_shift,
     )
 
 

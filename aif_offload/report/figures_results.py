@@ -83,16 +83,20 @@ def metrics_vs_sweep(data: xr.Dataset, sweep: str, metrics: tuple[str, ...]) -> 
 
 
 def completion_around_load_step(
-    data: xr.Dataset, step_episode: int, load_before: float | None, load_after: float
+    data: xr.Dataset,
+    step_episode: int,
+    load_before: float | None,
+    load_after: float,
+    shift_label: str | None = None,
 ) -> Figure:
-    """Training completion per episode with the episode of the load step marked."""
+    """Training completion per episode with the episode of the load step (or world shift) marked."""
     fig, (ax,) = new_figure(1, panel_size=(7.0, 3.4))
     episode = data.episode.values + 1
     for agent in data.agent.values:
         curves = data["completion_rate"].sel(agent=agent).transpose("seed", "episode").values
         _band(ax, episode, curves, str(agent), marker="o")
     before = f"{load_before:g} %" if load_before is not None else "base load"
-    label = f"load step {before} → {load_after:g} %"
+    label = shift_label or f"load step {before} → {load_after:g} %"
     ax.axvline(step_episode + 0.5, color="0.3", linestyle="--", linewidth=1.0, label=label)
     episode_axis(ax, "training episode")
     ax.set_ylabel(METRIC_LABELS["completion_rate"])

@@ -11,7 +11,7 @@ import numpy as np
 from aif_offload.diagnostics.statistics import bootstrap_ci, probability_of_improvement_ci
 from aif_offload.report import figures_results as fr
 from aif_offload.report import measures as m
-from aif_offload.report.document import Details, Section, Table, fmt, fmt_estimate, n_seeds
+from aif_offload.report.document import Details, Section, Table, fmt_estimate, n_seeds
 from aif_offload.report.families import agent_family
 from aif_offload.report.sources import Experiment
 from aif_offload.report.style import (
@@ -274,8 +274,8 @@ def adaptation_section(experiments: list[Experiment], sink: FigureSink) -> Secti
     found = [e for e in experiments if e.schedule and e.sweep is None]
     if not found:
         section.say(
-            "No load-step experiment in this directory: `aif-offload experiment adaptation` "
-            "produces one (load 100 % → 180 % half-way through training)."
+            "No adaptation experiment in this directory: `aif-offload experiment adaptation` "
+            "produces one (a tenant surge on one edge, or a load step, half-way through training)."
         )
         return section
     for exp in found:
@@ -283,12 +283,13 @@ def adaptation_section(experiments: list[Experiment], sink: FigureSink) -> Secti
         section.heading(exp.setting())
         section.add(
             sink.save(
-                fr.completion_around_load_step(exp.data, step, exp.load_percent, load_after),
+                fr.completion_around_load_step(
+                    exp.data, step, exp.load_percent, load_after, exp.shift_text(load_after)
+                ),
                 f"{exp.label}-completion_around_load_step",
-                f"Completion rate per training episode around the load step (dashed line: the "
-                f"load changes from {fmt(exp.load_percent)} % to {load_after:g} % from episode "
-                f"{step + 1} on); line: mean over seeds, shaded: 95 % bootstrap band. "
-                f"{n_seeds(exp.seeds)}.",
+                f"Completion rate per training episode around the step (dashed line: "
+                f"{exp.shift_text(load_after)} from episode {step + 1} on); line: mean over "
+                f"seeds, shaded: 95 % bootstrap band. {n_seeds(exp.seeds)}.",
                 "completion around the load step",
             )
         )
@@ -313,7 +314,7 @@ def adaptation_section(experiments: list[Experiment], sink: FigureSink) -> Secti
                 f"Completion in the {m.FINAL_WINDOW} training episodes before and after the step "
                 "(mean over seeds, 95 % bootstrap interval), and recovery: episodes after the "
                 "step until completion stays at 95 % of its new final level (0: at once). "
-                f"Evaluation episodes, if any, run at the new load. {_seeds_note(exp)}",
+                f"Evaluation episodes, if any, run after the shift. {_seeds_note(exp)}",
                 ("agent", "before the step", "after the step", "recovery (median)", "per seed"),
                 tuple(rows),
             )

@@ -17,6 +17,7 @@ import xarray as xr
 
 from aif_offload.diagnostics.comparison import has_eval, sweep_dim
 from aif_offload.experiment.results import RESULTS_FILE
+from aif_offload.experiment.shifts import describe
 from aif_offload.experiment.spec import ExperimentSpec
 from aif_offload.experiment.store import MANIFEST
 from aif_offload.report.families import remember
@@ -56,6 +57,13 @@ class Experiment:
     @property
     def schedule(self) -> tuple[tuple[int, float], ...]:
         return self.spec.schedule if self.spec is not None else ()
+
+    def shift_text(self, load_after: float) -> str:
+        """What changes at the schedule's step, in words."""
+        shift = self.spec.shift if self.spec is not None else ""
+        if self.spec is not None and shift:
+            return describe(shift, self.spec.base_scenario(), load_after)
+        return f"load steps to {load_after:g} %"
 
     @property
     def agents(self) -> list[str]:
@@ -113,7 +121,7 @@ class Experiment:
             values = ", ".join(f"{v:g}" for v in self.data[self.sweep].values)
             parts.append(f"{self.sweep} in {{{values}}}")
         for episode, load in self.schedule:
-            parts.append(f"load steps to {load:g} % from training episode {episode + 1}")
+            parts.append(f"{self.shift_text(load)} from training episode {episode + 1}")
         parts.append(
             f"{_count(self.seeds, 'seed')}, {self.episodes} training + {self.eval_episodes} "
             f"evaluation {'episode' if self.eval_episodes == 1 else 'episodes'}"

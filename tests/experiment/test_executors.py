@@ -109,7 +109,7 @@ def test_results_have_the_sweep_and_evaluation_dimensions(tmp_path):
     assert not np.isin(data.eval_sum_reward.values, data.sum_reward.values).any()
 
 
-def test_adaptation_steps_the_load_half_way(tmp_path):
+def test_adaptation_with_the_load_shift_steps_the_load_half_way(tmp_path):
     spec = named_experiment(
         "adaptation",
         agents=("oracle",),
@@ -117,8 +117,9 @@ def test_adaptation_steps_the_load_half_way(tmp_path):
         seeds=(0,),
         episodes=4,
         eval_episodes=0,
+        shift="load",
     )
-    assert spec.schedule == ((2, 180.0),)
+    assert spec.schedule == ((2, 180.0),) and spec.shift == ""
     data = _numbers(run_experiment(spec, tmp_path, workers=1))
     tasks = data.tasks.sel(agent="oracle", seed=0).values.tolist()
     assert tasks == [100, 100, 180, 180]
