@@ -30,7 +30,12 @@ from aif_offload.diagnostics.comparison import per_seed, sweep_dim
 from aif_offload.diagnostics.statistics import bootstrap_ci
 from aif_offload.experiment.executors import EXECUTORS, run_experiment
 from aif_offload.experiment.results import check_writable
-from aif_offload.experiment.spec import EXPERIMENTS, ExperimentSpec, named_experiment
+from aif_offload.experiment.spec import (
+    EXPERIMENTS,
+    ExperimentSpec,
+    learning_agents,
+    named_experiment,
+)
 from aif_offload.experiment.store import RunStore
 from aif_offload.scenarios import (
     DEFAULT_SCENARIO,
@@ -498,10 +503,19 @@ def experiment(
         typer.Option(
             "--agents",
             help="Comma-separated agents: names, module:Class or path/to/file.py:Class "
-            "(default: every listed agent).",
+            "(default: every listed agent; for learning, each active-inference agent under "
+            "each prior it takes, every deep-RL agent, the rules and the oracle).",
         ),
     ] = None,
-    scenario: ScenarioOpt = DEFAULT_SCENARIO,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Embedded scenario name or path to a TOML file (default: paper; for "
+            "learning, paper-hidden).",
+        ),
+    ] = None,
     seeds: SeedsOpt = 10,
     first_seed: FirstSeedOpt = 0,
     episodes: EpisodesOpt = 20,
@@ -545,12 +559,14 @@ def experiment(
     and sweep, of any numeric scenario field (--field PATH --values V1,V2)."""
     if name not in EXPERIMENTS:
         raise UsageFailure(f"NAME: unknown experiment '{name}', allowed: {', '.join(EXPERIMENTS)}")
-    names, sources = _parse_agents(agents if agents is not None else ",".join(agent_names()))
+    if agents is None:
+        agents = ",".join(learning_agents() if name == "learning" else agent_names())
+    names, sources = _parse_agents(agents)
     seed_list = _seeds(first_seed, seeds)
     _sizes(episodes, eval_episodes)
     _executor(executor, workers, address)
     parsed = _parse_values(values)
-    base = _scenario(scenario)
+    base = _scenario(scenario or EXPERIMENTS[name].get("scenario", DEFAULT_SCENARIO))
     try:
         spec = named_experiment(
             name,

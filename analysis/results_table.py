@@ -1,8 +1,9 @@
 """The headline table of a results directory, in Markdown (for docs/results.md and notes).
 
 Per agent: held-out evaluation means of completion, latency, pass@100 and sum reward with 95 %
-bootstrap intervals over seeds, the completion at the end of training (mean of the last 10
-training episodes) and the episodes to 95 % of the final training completion (median over seeds).
+bootstrap intervals over seeds, the completion at the start and the end of training (means of
+the first 5 and the last 10 training episodes: a learner's curve rises between them) and the
+episodes to 95 % of the final training completion (median over seeds).
 Runs that are not finished yet are read straight from ``runs/`` and counted in the ``seeds``
 column, so a table can be made while an experiment is still going (``results.nc`` is assembled only
 when every run is there). A sweep (deadline, load) gets a row per agent and swept value.
@@ -55,7 +56,11 @@ def table(directory: Path) -> str:
     sweep = sweep_dim(spec.get("sweep"))  # run folders are named by the field's last segment
     header = ["agent", *([sweep] if sweep else []), "seeds"]
     header += [f"held-out {v}" for v in METRICS.values()]
-    header += ["completion, last 10 training episodes", "episodes to 95 % (median)"]
+    header += [
+        "completion, first 5 training episodes",
+        "completion, last 10 training episodes",
+        "episodes to 95 % (median)",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = [
         (agent, value, folder)
@@ -71,6 +76,7 @@ def table(directory: Path) -> str:
             values = np.array([np.nanmean(r[f"eval/{metric}"]) for r in runs])
             cells.append(str(bootstrap_ci(values)))
         curves = [r["train/completion_rate"] for r in runs]
+        cells.append(str(bootstrap_ci(np.array([np.nanmean(c[:5]) for c in curves]))))
         cells.append(str(bootstrap_ci(np.array([np.nanmean(c[-10:]) for c in curves]))))
         reached = [episodes_to_fraction_of_final(c) for c in curves]
         known = [r for r in reached if r is not None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import xarray as xr
 from aif_offload.analysis.results_table import table
 
 from aif_offload.cli import main
@@ -18,6 +20,11 @@ def test_table_lists_each_agent_with_its_seed_count_and_intervals(tmp_path):
     assert cells[1] == "2"
     point = float(cells[2].split()[0])  # oracle completion: a rate with its interval
     assert 0.0 <= point <= 1.0 and "[" in cells[2]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    first = header.index("completion, first 5 training episodes")
+    with xr.open_dataset(out / "results.nc") as data:
+        curves = data.completion_rate.sel(agent="oracle").values  # (seed, episode): 2 episodes
+    assert float(cells[first].split()[0]) == pytest.approx(curves.mean(), abs=5e-4)
 
 
 def test_a_sweep_gets_a_row_per_agent_and_value(tmp_path):

@@ -157,11 +157,40 @@ EXPERIMENTS: dict[str, dict] = {
         "sweep": None,
         "values": (),
     },
+    "learning": {
+        "about": "beyond the paper: learning curves on paper-hidden, active inference under "
+        "vague and nominal priors against every deep-RL agent and the rules, same seeds and budget",
+        "scenario": "paper-hidden",
+    },
     "adaptation": {
         "about": "beyond the paper: half-way through training the world shifts (--shift: "
         "tenant-surge, other tenants take one edge site; load, the load steps to 180 %)"
     },
 }
+
+
+PRIOR_KEY = (
+    "prior"  # the variant key of an active-inference agent's prior (``aif-pyro@prior=vague``)
+)
+
+
+def learning_agents() -> list[str]:
+    """The ``learning`` experiment's default agents: each active-inference agent under each prior
+    it takes (``PRIOR_KEY`` among its hyperparameters, values its ``priors``), every deep-RL
+    agent, the rules and the oracle."""
+    from aif_offload.agents import agent_class, agent_info, agent_names
+    from aif_offload.agents.base import ACTIVE_INFERENCE, DEEP_RL, RULE
+
+    chosen = []
+    for name in agent_names():
+        family = agent_info(name).family
+        if family == ACTIVE_INFERENCE:
+            cls = agent_class(name)
+            priors = getattr(cls, "priors", ()) if PRIOR_KEY in cls.hyperparameters else ()
+            chosen += [f"{name}@{PRIOR_KEY}={p}" for p in priors] or [name]
+        elif family in (DEEP_RL, RULE) or name == "oracle":
+            chosen.append(name)
+    return chosen
 
 
 def named_experiment(
@@ -201,7 +230,7 @@ def named_experiment(
     if name == "sweep" and not values:
         raise ValueError("values: the 'sweep' experiment needs the values to sweep")
     base = scenario
-    if name in ("training", "adaptation"):
+    if name in ("training", "adaptation", "learning"):
         base = scenario.with_overrides(t_max_s=15.0, load_percent=100.0)
     if shift is not None and name != "adaptation":
         raise ValueError(f"shift: only the adaptation experiment takes a shift, not '{name}'")
