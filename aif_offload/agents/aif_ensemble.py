@@ -114,7 +114,7 @@ class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
         s, c = compute.shape[1:]
         server = np.broadcast_to(np.arange(s)[None, :, None], (b, s, c))
         level = np.broadcast_to(np.arange(c)[None, None, :], (b, s, c))
-        load = np.broadcast_to(self.filter.load_mean[:, :, None], (b, s, c))
+        load = np.broadcast_to(self.world.load_mean[:, :, None], (b, s, c))
         fraction = self.level_fraction[server, level]
         x = self._features(server, self.shares[level], np.log(compute), load, fraction)
         with torch.no_grad():
