@@ -59,7 +59,8 @@ class Block:
     save_as: str | None = None  # ```python file=NAME.py: also written to NAME.py
 
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        shown = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path.name
+        return f"{shown}:{self.line}"
 
 
 def blocks(path: Path) -> list[Block]:
@@ -110,6 +111,7 @@ def _toy(real):
         toy = dataclasses.replace(
             spec,
             agents=cheap,
+            sources=tuple((name, source) for name, source in spec.sources if name in cheap),
             seeds=spec.seeds[:1],
             episodes=episodes,
             eval_episodes=min(spec.eval_episodes, 1),

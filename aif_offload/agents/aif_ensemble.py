@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -74,6 +75,8 @@ class _Ensemble:
 
 class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
     _learn_keys = ("ensemble_loss",)
+    # Its networks replace the world model's forecast and learning: no model=... variant.
+    hyperparameters: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
