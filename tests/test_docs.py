@@ -6,7 +6,9 @@ train for minutes and import files saved by hand.
 The convention (``docs/architecture.md``, "Code blocks in the docs are tested"):
 
 - ```` ```python ```` blocks of one file share a namespace and run in order, interleaved with its
-  ```` ```bash ```` blocks; ```` ```toml ```` blocks must parse. Blocks without a language are
+  ```` ```bash ```` blocks; ```` ```toml ```` blocks must parse. ```` ```python file=NAME.py ````
+  is also written to ``NAME.py`` in the scratch directory before it runs (a model file the
+  commands after it load, as a reader would save it). Blocks without a language are
   text (diagrams, formulas); one that holds a command is an error, tag it ``bash``.
 - In ``bash`` blocks, ``aif-offload ...`` runs in-process through ``aif_offload.cli.main``, and
   ``python -m MODULE ...`` / ``python FILE ...`` through ``runpy``; ``&&``, ``\\`` continuations,
@@ -38,7 +40,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
+FENCE = re.compile(r"^```(?P<lang>[\w+-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
+SAVE_AS = re.compile(r"\bfile=(?P<name>[\w.-]+\.py)\b")
 SKIP = re.compile(r"<!--\s*doc-test:\s*skip\s*(?P<reason>\(.*?\))?\s*-->\s*$")
 MAX_SKIPS = 3  # whole docs; each needs a reason
 RUN = {"python", "py", "bash", "sh", "shell", "console"}
@@ -53,9 +56,11 @@ class Block:
     lang: str
     body: str
     skip: str | None  # the reason, if skipped
+    save_as: str | None = None  # ```python file=NAME.py: also written to NAME.py
 
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        shown = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path.name
+        return f"{shown}:{self.line}"
 
 
 def blocks(path: Path) -> list[Block]:
@@ -71,7 +76,10 @@ def blocks(path: Path) -> list[Block]:
             if not reason:
                 pytest.fail(f"{path.name}:{line}: doc-test: skip needs a reason in parentheses")
         lang = match.group("lang").lower()
-        found.append(Block(path, line, lang, match.group("body"), reason))
+        save = SAVE_AS.search(match.group("info"))
+        found.append(
+            Block(path, line, lang, match.group("body"), reason, save and save.group("name"))
+        )
     return found
 
 
@@ -103,6 +111,7 @@ def _toy(real):
         toy = dataclasses.replace(
             spec,
             agents=cheap,
+            sources=tuple((name, source) for name, source in spec.sources if name in cheap),
             seeds=spec.seeds[:1],
             episodes=episodes,
             eval_episodes=min(spec.eval_episodes, 1),
@@ -177,6 +186,8 @@ def _dispatch(words: list[str], where: str) -> int | None:
 
 def _run_block(block: Block, namespace: dict) -> None:
     if block.lang in ("python", "py"):
+        if block.save_as:
+            Path(block.save_as).write_text(block.body, encoding="utf-8")
         code = compile(block.body, block.where(), "exec")
         exec(code, namespace)
         return
@@ -246,6 +257,12 @@ def test_the_conventions_hold_on_a_sample(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _run_command(_commands(found[0].body)[0], "sample")
     assert tomllib.loads(Path("my.toml").read_text())["name"] == "paper"
+    sample.write_text("```python file=my_model.py\nLEVELS = 3\n```\n")
+    [saved] = blocks(sample)
+    assert saved.save_as == "my_model.py"
+    namespace: dict = {}
+    _run_block(saved, namespace)
+    assert namespace["LEVELS"] == 3 and Path("my_model.py").read_text() == "LEVELS = 3\n"
     sample.write_text("<!-- doc-test: skip -->\n```bash\nls\n```\n")
     with pytest.raises(pytest.fail.Exception, match="needs a reason"):
         blocks(sample)

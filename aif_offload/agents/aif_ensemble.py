@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -74,6 +75,8 @@ class _Ensemble:
 
 class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
     _learn_keys = ("ensemble_loss",)
+    # Its networks replace the world model's forecast and learning: no model=... variant.
+    hyperparameters: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -114,7 +117,7 @@ class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
         s, c = compute.shape[1:]
         server = np.broadcast_to(np.arange(s)[None, :, None], (b, s, c))
         level = np.broadcast_to(np.arange(c)[None, None, :], (b, s, c))
-        load = np.broadcast_to(self.filter.load_mean[:, :, None], (b, s, c))
+        load = np.broadcast_to(self.world.load_mean[:, :, None], (b, s, c))
         fraction = self.level_fraction[server, level]
         x = self._features(server, self.shares[level], np.log(compute), load, fraction)
         with torch.no_grad():

@@ -1,14 +1,21 @@
-"""``aif-pyro``: continuous active inference with the Pyro latent load model (issue 4).
+"""``aif-pyro``: the continuous active-inference engine, with the Pyro latent load model (issue 4).
 
-Perceive: a closed-form Kalman filter (``aif_offload.inference.filtering``) tracks each server's
-used compute fraction from the delayed, noisy load reports and the agent's own ledger of
-allocations and releases (clipped reports are treated as censored). Plan: a CEM planner
+The engine (this class) is generic in its world model, which sits behind the protocol
+:class:`aif_offload.agents.world_model.WorldModel` and is built by ``model``
+(``path.py:callable`` or ``module:callable``, variant key ``model``). ``aif-pyro`` runs the
+shipped one, ``models/latent_load_world.py`` (the latent load model of
+``models/latent_load_model.py``); ``aif-pyro@model=path/to/my_world.py:build`` a user's.
+
+Perceive: the world model filters each server's used compute fraction from the delayed, noisy
+load reports and the agent's own ledger of allocations and releases (shipped: a closed-form
+Kalman filter, clipped reports treated as censored). Plan: a CEM planner
 (Algorithm 1) scores action sequences over a short horizon by the free energy of the expected
 future (``aif_offload.planning.efe``), with M posterior samples of the model parameters as the
 world models whose disagreement is the epistemic term; the agent takes the first action of the
 best sequence the planner found.
-Learn: once per episode the parameter posterior is refitted by SVI on that episode's experience,
-the previous posterior of the service speeds serving as the prior (assumed-density filtering).
+Learn: once per episode the world model learns from that episode's experience (shipped: the
+parameter posterior is refitted by SVI, the previous posterior of the service speeds serving as
+the prior, assumed-density filtering).
 
 Continuous allocation -> environment levels. A candidate action is a vector ``z`` of S + 1 reals:
 the server is ``argmax z[:S]``; the compute share is ``z[S]`` clipped to [0, 1] and mapped to the
@@ -34,17 +41,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
-import torch
 from scipy.special import ndtr
 
 from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
-from aif_offload.inference.filtering import LoadFilter
-from aif_offload.inference.svi import SviRefitter
-from aif_offload.models.latent_load_model import LoadData, LoadModelPrior
+from aif_offload.agents.model_source import ModelSource
+from aif_offload.agents.world_model import WorldModel
 from aif_offload.planning.cem import CemConfig, cem_plan
 from aif_offload.planning.efe import Preferences, expected_free_energy
 from aif_offload.sim.outcome import COMPLETED, DEADLINE_EXCEEDED, Outcome
@@ -71,25 +77,7 @@ class AifPyroConfig:
 # Per-step beliefs and EFE terms, and the observations and inputs of the model, kept per episode.
 _RECORDED = ("load_mean", "load_sd", "true_load", "risk", "info_gain", "efe")
 _OBSERVED = ("control", "server", "log_nominal", "log_compute", "report", "compute_mask")
-
-
-def _report_mask(report: np.ndarray) -> np.ndarray:
-    """Reports clipped to 0 or 1 by the environment are censored: left out of the likelihood."""
-    return (report > 0.0) & (report < 1.0)
-
-
-def _load_data(arrays: dict[str, np.ndarray], *, observed: bool = True) -> LoadData:
-    """The model's inputs from recorded arrays (E, T, ...) of one row; ``observed=False`` leaves
-    the observations out (to sample them)."""
-    return LoadData(
-        control=torch.tensor(arrays["control"]),
-        server=torch.tensor(arrays["server"]),
-        log_nominal_compute=torch.tensor(arrays["log_nominal"]),
-        log_compute=torch.tensor(arrays["log_compute"]) if observed else None,
-        report=torch.tensor(arrays["report"]) if observed else None,
-        compute_mask=torch.tensor(arrays["compute_mask"]),
-        report_mask=torch.tensor(_report_mask(arrays["report"])),
-    )
+_SHIPPED = "aif_offload.models.latent_load_world:build"
 
 
 class _Ledger:
@@ -156,6 +144,8 @@ class _Slots:
 class AifPyroAgent(declared.AifPyro, Agent):
     learns = True
     _learn_keys = ("svi_loss",)
+    model: ClassVar[ModelSource | str] = ModelSource(_SHIPPED)
+    hyperparameters: ClassVar[dict[str, str]] = {"model": "model"}
 
     def __init__(
         self, context: EnvContext, *, seeds: Sequence[int], config: AifPyroConfig | None = None
@@ -181,25 +171,15 @@ class AifPyroAgent(declared.AifPyro, Agent):
         obs = scenario.observation
         self.delay = obs.report_delay_steps if obs.mode == "partial" else 0
         self.report_noise = max(obs.report_noise_std if obs.mode == "partial" else 0.0, 1e-3)
-        b, s = context.batch_size, self.num_servers
-        self.filter = LoadFilter(
-            b,
-            s,
-            delay=self.delay,
-            process_noise=self.config.process_noise,
-            report_noise=self.report_noise,
-        )
-        self.speed_loc = np.zeros((b, s))
-        self.speed_scale = np.full((b, s), self.config.prior_log_speed_scale)
-        # World models: until the first refit, draws from the prior.
-        m = self.config.num_models
-        self.model_log_speed = np.stack(
-            [rng.normal(0.0, self.config.prior_log_speed_scale, (m, s)) for rng in self.rngs]
-        )  # (B, M, S)
-        self.model_compute_noise = np.full((b, m), 0.1)
-        self.refitters = [
-            SviRefitter(lr=self.config.svi_lr, jit=self.config.svi_jit) for _ in range(b)
-        ]
+        # The world model (its prior draws come from self.rngs, before the planner uses them).
+        self.world = ModelSource(self.model).build(self)
+        if not isinstance(self.world, WorldModel):
+            raise ValueError(
+                f"model: '{self.model}' returned {type(self.world).__name__}; a continuous "
+                "model's build(agent) must return an aif_offload.agents.world_model.WorldModel "
+                "(load_mean, load_sd, process_noise, begin_episode, perceive, advance, predict, "
+                "learn, posterior)"
+            )
         self.episode_index = 0
         self.frozen = False
         self.records: list[dict[str, np.ndarray]] = []
@@ -209,7 +189,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
     def begin_episode(self) -> None:
         b = self.context.batch_size
         self.step_index = 0
-        self.filter.reset()
+        self.world.begin_episode()
         self.ledger = _Ledger(b, 64)
         self.slots = _Slots(b, self.max_parallel)
         self.plan_mean = None
@@ -266,13 +246,10 @@ class AifPyroAgent(declared.AifPyro, Agent):
     def _world_models(self, observation: np.ndarray, compute: np.ndarray):
         """Per world model m, server and compute level (B, M, S, C): mean and sd of the log
         compute time, and the expected load step of the allocation (what it adds to the server's
-        load). Here: nominal time x posterior draw of the speed, and the known fraction
+        load). Here: the world model's forecast of the compute time, and the known fraction
         (``aif-ensemble`` learns both instead)."""
-        b, m = len(observation), self.config.num_models
-        shape = (b, m, *compute.shape[1:])
-        mean = np.log(compute)[:, None] + self.model_log_speed[..., None]
-        sd = np.broadcast_to(self.model_compute_noise[:, :, None, None], shape)
-        step = np.broadcast_to(self.level_fraction[None, None], shape)
+        mean, sd = self.world.predict(np.log(compute))
+        step = np.broadcast_to(self.level_fraction[None, None], mean.shape)
         return mean, sd, step
 
     def _score(self, z, travel, models, t_max, wait, releases):
@@ -292,8 +269,8 @@ class AifPyroAgent(declared.AifPyro, Agent):
         )
         mu_c, s, frac = mean_c[pick], sd_c[pick], step[pick]  # (B, M, J, H)
         # Load of the chosen server before each planned task, under each model.
-        mu0 = self.filter.load_mean[rows, server]
-        var0 = self.filter.load_sd[rows, server] ** 2
+        mu0 = self.world.load_mean[rows, server]
+        var0 = self.world.load_sd[rows, server] ** 2
         cum_rel = np.cumsum(releases, axis=1)  # (B, H, S) releases before step h (h=0: none)
         cum_rel = np.concatenate([np.zeros_like(cum_rel[:, :1]), cum_rel[:, :-1]], axis=1)
         rel = cum_rel[rows, np.arange(h)[None, None, :], server]
@@ -301,7 +278,9 @@ class AifPyroAgent(declared.AifPyro, Agent):
         earlier = np.tril(np.ones((h, h), dtype=bool), k=-1)
         planned = np.einsum("bjhg,bmjg->bmjh", same & earlier, frac)
         mu = (mu0 - rel)[:, None] + planned
-        sd = np.sqrt(var0 + (np.arange(h) * self.filter.q[:, :, None] ** 2) + 0.005**2)
+        sd = np.sqrt(
+            var0 + (np.arange(h) * self.world.process_noise[:, None, None] ** 2) + 0.005**2
+        )
         margin = 1e-3 + self.grid_margin[server]
         need = self.level_fraction[server, level][:, None]  # what the allocation asks for
         p_fit = ndtr(((1.0 + margin)[:, None] - need - mu) / sd[:, None])  # (B, M, J, H)
@@ -320,7 +299,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         report = self._used_report(observation)
-        innovation = self.filter.update(report)
+        innovation = self.world.perceive(report)
         now = self.step_index * self.gap_s
         travel, compute, nominal = self._predictions(observation)
         t_max = self.context.layout.get(observation, "t_max_s").astype(float)
@@ -355,8 +334,8 @@ class AifPyroAgent(declared.AifPyro, Agent):
             "fraction": self.level_fraction[server, level],
             "log_nominal": np.log(compute[rows, server, level]),
             "report": report,
-            "load_mean": self.filter.load_mean.copy(),
-            "load_sd": self.filter.load_sd.copy(),
+            "load_mean": np.array(self.world.load_mean, dtype=float),
+            "load_sd": np.array(self.world.load_sd, dtype=float),
             "risk": terms.risk[:, 0, 0],
             "info_gain": terms.info_gain[:, 0, 0],
             "efe": terms.efe[:, 0, 0],
@@ -394,7 +373,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
         next_now = now[0] + self.gap_s
         released = self.ledger.released_between(now, np.full(b, next_now), s)[:, 0]
         control = allocated - released
-        self.filter.predict(control)
+        self.world.advance(control)
         self.ledger.prune(next_now)
         self.step_index += 1
         compute_s = np.asarray(info["compute_s"], float)
@@ -418,68 +397,58 @@ class AifPyroAgent(declared.AifPyro, Agent):
         """Stop refitting the parameters (evaluation); beliefs are still filtered and recorded."""
         self.frozen = True
 
-    def _prior(self, log_speed_loc: np.ndarray, log_speed_scale: np.ndarray) -> LoadModelPrior:
-        """The model prior of a refit, around the given (S,) prior of the log speeds."""
-        return LoadModelPrior(
-            log_speed_loc=torch.tensor(log_speed_loc),
-            log_speed_scale=torch.tensor(log_speed_scale),
-            report_noise_scale=self.report_noise,
-            process_noise_scale=self.config.process_noise_prior,
-            report_delay=self.delay,
-        )
-
     def _learn(self, ep: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Refit the parameter posterior of every row by SVI on the episode ``ep`` (B, T, ...)."""
-        b, m = self.context.batch_size, self.config.num_models
-        losses = np.full(b, np.nan)
-        prior_scale = self.config.prior_log_speed_scale
-        for i in range(b):
-            prior = self._prior(self.speed_loc[i], self.speed_scale[i])
-            data = _load_data({k: ep[k][i][None] for k in _OBSERVED})
-            seed = (self.seeds[i] * 100_003 + self.episode_index) % (2**31)
-            fit = self.refitters[i].fit(
-                data, prior, steps=self.config.svi_steps, num_samples=m, seed=seed
-            )
-            losses[i] = fit.losses[-10:].mean()
-            self.speed_loc[i] = fit.log_speed_loc
-            self.speed_scale[i] = np.clip(
-                fit.log_speed_scale, self.config.speed_scale_floor, prior_scale
-            )
-            draws = fit.samples
-            self.model_log_speed[i] = draws["log_speed"].reshape(m, -1)
-            self.model_compute_noise[i] = np.maximum(draws["compute_noise"].reshape(m), 1e-3)
-            med = fit.medians
-            self.filter.q[i] = max(float(med["process_noise"]), 1e-4)
-            self.filter.r[i] = max(float(med["report_noise"]), 1e-3)
-        return {"svi_loss": losses}
+        """Let the world model learn from the episode ``ep`` (B, T, ...)."""
+        return self.world.learn(ep, self.episode_index)
+
+    @property
+    def _shipped(self) -> bool:
+        """Whether the world model is the shipped latent load model (its beliefs are saved)."""
+        from aif_offload.models.latent_load_world import LatentLoadWorldModel
+
+        return isinstance(self.world, LatentLoadWorldModel)
 
     def end_episode(self) -> dict[str, np.ndarray]:
         ep = {k: np.stack(v, axis=1) for k, v in self._episode.items() if v}
         if not ep:
             return {}
         # The prior of this episode's refit (the observations are kept for posterior checks).
-        prior_loc, prior_scale = self.speed_loc.copy(), self.speed_scale.copy()
+        shipped = self._shipped
+        if shipped:
+            prior_loc, prior_scale = self.world.speed_loc.copy(), self.world.speed_scale.copy()
         if self.frozen:
             learned = {k: np.full(self.context.batch_size, np.nan) for k in self._learn_keys}
         else:
             learned = self._learn(ep)
         self.episode_index += 1
-        predicted = ep["log_nominal"] + np.take_along_axis(self.speed_loc, ep["server"], axis=1)
+        record = {k: ep[k] for k in (*_RECORDED, *_OBSERVED)} | {"train": not self.frozen}
+        if not shipped:  # a user's world model: no speeds of the latent load model to score
+            self.records.append(record)
+            return {**learned, **self._belief_errors(ep)}
+        speeds = self.world.speed_loc
+        predicted = ep["log_nominal"] + np.take_along_axis(speeds, ep["server"], axis=1)
         error = np.where(ep["compute_mask"], np.abs(ep["log_compute"] - predicted), np.nan)
-        self.records.append(
-            {k: ep[k] for k in (*_RECORDED, *_OBSERVED)}
-            | {"prior_loc": prior_loc, "prior_scale": prior_scale, "train": not self.frozen}
-        )
+        self.records.append(record | {"prior_loc": prior_loc, "prior_scale": prior_scale})
         return {
             **learned,
             "log_compute_abs_error": np.nanmean(error, axis=1),
+            **self._belief_errors(ep),
+        }
+
+    @staticmethod
+    def _belief_errors(ep: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
             "mean_abs_innovation": np.nanmean(np.abs(ep["innovation"]), axis=(1, 2)),
             "load_abs_error": np.nanmean(np.abs(ep["load_mean"] - ep["true_load"]), axis=(1, 2)),
         }
 
     def belief_data(self):
         """Recorded beliefs, observations and posterior checks as ArviZ InferenceData (layout:
-        ``aif_offload.agents.pyro_beliefs``); None before the first episode ends."""
+        ``aif_offload.agents.pyro_beliefs``); None before the first episode ends, and for a
+        user's world model (the layout is the latent load model's)."""
         from aif_offload.agents.pyro_beliefs import belief_data
+
+        if not self._shipped:
+            return None
 
         return belief_data(self)

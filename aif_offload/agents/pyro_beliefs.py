@@ -45,7 +45,7 @@ def belief_data(agent):
     import arviz as az
     import xarray as xr
 
-    from aif_offload.agents.aif_pyro import _report_mask
+    from aif_offload.models.latent_load_world import report_mask
 
     def stack(key):
         return _stack(agent, key)
@@ -78,7 +78,7 @@ def belief_data(agent):
         },
         coords=coords,
     )
-    prior = agent._prior(agent.speed_loc[0], agent.speed_scale[0])
+    prior = agent.world.prior(agent.world.speed_loc[0], agent.world.speed_scale[0])
     inputs = xr.Dataset(
         {
             "true_load": (ests, stack("true_load")),
@@ -86,7 +86,7 @@ def belief_data(agent):
             "server_index": (est, stack("server")),
             "log_nominal_compute": (est, stack("log_nominal")),
             "compute_mask": (est, stack("compute_mask")),
-            "report_mask": (ests, _report_mask(stack("report"))),
+            "report_mask": (ests, report_mask(stack("report"))),
             "prior_log_speed_loc": (("seed", "episode", "server"), stack("prior_loc")),
             "prior_log_speed_scale": (("seed", "episode", "server"), stack("prior_scale")),
             **prior.scalar_constants(),
@@ -97,7 +97,7 @@ def belief_data(agent):
     checks = posterior_check(agent, train, names) if train.any() else None
     if checks is not None:
         groups["posterior"], groups["posterior_predictive"] = checks
-    elif any(r.fitted for r in agent.refitters):  # no predictive check asked for
+    elif any(r.fitted for r in agent.world.refitters):  # no predictive check asked for
         draws = _world_models(agent, names)
         draws.attrs.update(VARIATIONAL)
         groups["posterior"] = draws
@@ -110,7 +110,7 @@ def _world_models(agent, names: list[str]):
     """The planner's current ``log_speed`` draws (one chain of ``num_models``)."""
     import xarray as xr
 
-    values = np.moveaxis(agent.model_log_speed, 0, 1)[None]  # (chain, draw, seed, server)
+    values = np.moveaxis(agent.world.model_log_speed, 0, 1)[None]  # (chain, draw, seed, server)
     return xr.Dataset(
         {"log_speed": (("chain", "draw", "seed", "server"), values)},
         coords={"seed": agent.seeds, "server": names},
@@ -138,16 +138,17 @@ def posterior_check(agent, train: np.ndarray, names: list[str]):
     observations of every episode replicated under them (``Predictive``, new latent loads);
     ``None`` if there is no guide to draw from. Run once, at the end: no per-step cost."""
     draws = agent.config.ppc_draws
-    if draws < 1 or not all(r.fitted for r in agent.refitters):
+    if draws < 1 or not all(r.fitted for r in agent.world.refitters):
         return None
     import pyro
     import torch
     import xarray as xr
     from pyro.infer import Predictive
 
-    from aif_offload.agents.aif_pyro import _OBSERVED, _load_data
     from aif_offload.inference.svi import GLOBAL_SITES
     from aif_offload.models.latent_load_model import latent_load_model
+    from aif_offload.models.latent_load_world import OBSERVED as _OBSERVED
+    from aif_offload.models.latent_load_world import load_data as _load_data
 
     last = int(np.flatnonzero(train)[-1])
     record = agent.records[last]
@@ -155,9 +156,9 @@ def posterior_check(agent, train: np.ndarray, names: list[str]):
     replicas: dict[str, list[np.ndarray]] = {"log_compute": [], "report": []}
     for i, seed in enumerate(agent.seeds):
         fitted_on = _load_data({k: record[k][i][None] for k in _OBSERVED})
-        prior = agent._prior(record["prior_loc"][i], record["prior_scale"][i])
+        prior = agent.world.prior(record["prior_loc"][i], record["prior_scale"][i])
         ppc_seed = (seed * 100_003 + 99_991) % (2**31)
-        sample = agent.refitters[i].sample_globals(
+        sample = agent.world.refitters[i].sample_globals(
             fitted_on, prior, num_samples=draws, seed=ppc_seed
         )
         for k, v in sample.items():

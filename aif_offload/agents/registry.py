@@ -7,7 +7,10 @@ An agent spec is one of
 - ``package.module:Class``, imported by module path;
 - ``path/to/file.py:Class``, loaded from the file;
 - any of these followed by ``@key=value[+key=value]``: a variant with some hyperparameters changed
-  (``ppo@lr=1e-4``); the agent lists the keys it accepts in ``hyperparameters``.
+  (``ppo@lr=1e-4``); the agent lists the keys it accepts in ``hyperparameters``. The
+  active-inference engines take ``model=path/to/file.py:build`` (or ``module:build``): a user's
+  model (``aif_offload.agents.model_source``); a relative path is made absolute in the spec that
+  workers get.
 
 A spec is resolved afresh in each process that needs it (pool and Ray workers get the spec
 string, never a class), so nothing depends on state set up in the parent. An agent's identity
@@ -29,6 +32,7 @@ from typing import TypeVar
 
 from aif_offload.agents.base import Agent
 from aif_offload.agents.declared import Declared
+from aif_offload.agents.model_source import absolute_source, short_source
 
 ENTRY_POINT_GROUP = "aif_offload.agents"
 _T = TypeVar("_T", bound=type)
@@ -117,11 +121,31 @@ def agent_names() -> list[str]:
     return [*AGENTS, *sorted(n for n in _entry_points() if n not in AGENTS)]
 
 
+_SETTINGS = re.compile(r"[A-Za-z_]\w*=")
+_BY_PATH = re.compile(r".+:[A-Za-z_][\w.]*")
+
+
 def _split_variant(spec: str) -> tuple[str, str]:
-    """``base@settings`` -> (base, settings); the '@' must follow any ':' (paths may hold '@')."""
-    head, colon, tail = spec.rpartition(":")
-    base, at, settings = tail.partition("@")
-    return (head + colon + base, settings) if at else (spec, "")
+    """``base@settings`` -> (base, settings), at the first '@' after a whole base (a name,
+    ``module:Class`` or ``path.py:Class``; a path may hold '@') that starts ``key=...``; the values
+    may hold ':' and '@' (``aif-pymdp@model=my_model.py:build``)."""
+    at = spec.find("@")
+    while at >= 0:
+        base, settings = spec[:at], spec[at + 1 :]
+        whole = _BY_PATH.fullmatch(base) if ":" in base else _NAME.fullmatch(base)
+        if whole and _SETTINGS.match(settings):
+            return base, settings
+        at = spec.find("@", at + 1)
+    return spec, ""
+
+
+def _map_values(settings: str, change) -> str:
+    """The settings with ``change`` applied to every value (keys and order kept)."""
+    out = []
+    for setting in settings.split("+"):
+        key, sep, value = setting.partition("=")
+        out.append(f"{key}{sep}{change(value)}" if sep else setting)
+    return "+".join(out)
 
 
 def _unknown(spec: str) -> ValueError:
@@ -225,13 +249,16 @@ def agent_info(spec: str) -> AgentInfo:
     name = cls.name if ":" in source else source  # a registered agent: the name it is known by
     if not settings:
         return AgentInfo(name, cls.summary, cls.family, cls.colour, cls.paper_method, source)
+    # A model file given by a relative path: workers load it by its absolute path; the name
+    # shows the file name only (a name is also a folder of the results).
+    shown = _map_values(settings, short_source)
     return AgentInfo(
-        f"{name}@{settings}",
-        _variant_summary(cls.summary, settings),
+        f"{name}@{shown}",
+        _variant_summary(cls.summary, shown),
         cls.family,
         None,  # variants of one agent must be told apart in a figure: a stable pick each
         cls.paper_method,
-        f"{source}@{settings}",
+        f"{source}@{_map_values(settings, absolute_source)}",
     )
 
 
@@ -278,10 +305,15 @@ def _variant(base: type[Agent], settings: str, spec: str) -> type[Agent]:
             raise ValueError(
                 f"agent: '{spec}': '{setting}' is not key=value with a key among: {keys}"
             )
+        kind = type(getattr(base, allowed[key]))
         try:
-            changes[allowed[key]] = type(getattr(base, allowed[key]))(text)
-        except ValueError:
-            raise ValueError(f"agent: '{spec}': {key} must be a number, got '{text}'") from None
+            changes[allowed[key]] = kind(text)
+        except ValueError as err:
+            if kind in (int, float):
+                raise ValueError(f"agent: '{spec}': {key} must be a number, got '{text}'") from None
+            raise ValueError(
+                f"agent: '{spec}': {key}: {str(err).removeprefix(f'{key}: ')}"
+            ) from None
     return type(
         base.__name__ + "Variant",
         (base,),
