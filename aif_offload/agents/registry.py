@@ -264,8 +264,11 @@ def agent_info(spec: str) -> AgentInfo:
 
 def batches_seeds(spec: str) -> bool:
     """Whether the agent ``spec`` names may run several seeds as one batch
-    (``Agent.batches_seeds``), read from its class or declaration without importing it."""
-    base, _ = _split_variant(spec.strip())
+    (``Agent.batches_seeds``), read from its class or declaration without importing it. A variant
+    with a user's ``model=`` does not: nothing says the user's model keeps its rows apart."""
+    base, settings = _split_variant(spec.strip())
+    if any(s.partition("=")[0] == "model" for s in settings.split("+") if s):
+        return False
     cls, _ = _identity(base)
     return bool(getattr(cls, "batches_seeds", False))
 

@@ -35,6 +35,7 @@ def test_the_rules_oracle_and_continuous_active_inference_batch_seeds():
     # enough to flip a sampled action in a long run.
     assert {"random", "round-robin", "greedy", "oracle", "aif-pyro"} <= set(BATCHING)
     assert not {"aif-pymdp", "ppo", "hindsight"} & set(BATCHING)
+    assert not batches_seeds("aif-pyro@model=tests/agents/user_models/tiny_world.py:build")
 
 
 @pytest.mark.parametrize(
