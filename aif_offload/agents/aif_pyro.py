@@ -31,10 +31,12 @@ sd grown by the process noise; the task fits with probability ``Phi((1 + g/2 - f
 compute time is log-normal around the nominal time (eq. 8 via ``Forecaster``) times
 ``exp(log_speed[m, server])``; it meets t_max with the matching normal probability, after the
 forecast transmission/propagation and the queueing estimate from a mirror of the server's
-``max_parallel`` processing slots filled with the agent's own tasks. The clock is the step count
-times the scenario's interarrival time (exact for ``arrival = "per_step"``; with trace arrivals
-the ledger's timing errors are what the process noise q absorbs). ``true_load`` is recorded for
-diagnostics, never used for decisions.
+``max_parallel`` processing slots filled with the agent's own tasks. The clock
+(``aif_offload.agents.event_clock``) is the real one: arrival times are the cumulative sum of the
+observed gaps (``gap_s``) where the scenario observes its clock and arrivals are not evenly
+spaced (the trace scenarios), else the step count times the interarrival time (exact for
+``arrival = "per_step"``); the planned tasks after the current one are placed at the mean gap.
+``true_load`` is recorded for diagnostics, never used for decisions.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from scipy.special import ndtr
 from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
+from aif_offload.agents.event_clock import EventClock
 from aif_offload.agents.model_source import ModelSource
 from aif_offload.agents.world_model import WorldModel
 from aif_offload.planning.cem import CemConfig, cem_plan
@@ -120,8 +123,9 @@ class _Ledger:
         one_hot = self.server[..., None] == np.arange(servers)  # (B, K, S)
         return np.einsum("bhk,bk,bks->bhs", hit, self.fraction, one_hot)
 
-    def prune(self, now_s: float) -> None:
-        self.active &= ~((self.release_s <= now_s) & (self.end_s <= now_s))
+    def prune(self, now_s: np.ndarray) -> None:
+        now = np.asarray(now_s, float).reshape(-1, 1)  # (B, 1), or a scalar for every row
+        self.active &= ~((self.release_s <= now) & (self.end_s <= now))
 
 
 class _Slots:
@@ -167,7 +171,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
         # rounded to that grid (a margin of g_j / 2) before the Gaussian tail is taken.
         self.grid_margin = 0.5 * self.level_fraction.min(axis=1) * self.config.grid_rounding
         self.accuracy = servers.pass_at_100
-        self.gap_s = scenario.episode.interarrival_s
+        self.clock = EventClock(scenario, context.layout, context.batch_size)
         obs = scenario.observation
         self.delay = obs.report_delay_steps if obs.mode == "partial" else 0
         self.report_noise = max(obs.report_noise_std if obs.mode == "partial" else 0.0, 1e-3)
@@ -188,7 +192,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
     # --- perception -------------------------------------------------------------------------
     def begin_episode(self) -> None:
         b = self.context.batch_size
-        self.step_index = 0
+        self.clock.reset()
         self.world.begin_episode()
         self.ledger = _Ledger(b, 64)
         self.slots = _Slots(b, self.max_parallel)
@@ -230,9 +234,9 @@ class AifPyroAgent(declared.AifPyro, Agent):
         compute = forecast.compute_s[rows, s, c, w, m]
         return travel, compute, nominal
 
-    def _queue_wait(self, now_s: float, travel: np.ndarray) -> np.ndarray:
+    def _queue_wait(self, now_s: np.ndarray, travel: np.ndarray) -> np.ndarray:
         """(B, S, C) wait for a processing slot (the agent's own tasks in the mirrored slots)."""
-        arrive = now_s + 0.5 * travel.min(axis=-1)
+        arrive = now_s[:, None] + 0.5 * travel.min(axis=-1)
         return self.slots.wait(arrive)[..., None] + np.zeros_like(travel)
 
     def _decode(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -300,17 +304,15 @@ class AifPyroAgent(declared.AifPyro, Agent):
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
         report = self._used_report(observation)
         innovation = self.world.perceive(report)
-        now = self.step_index * self.gap_s
+        now = self.clock.tick(observation)  # (B,) arrival time of this task
         travel, compute, nominal = self._predictions(observation)
         t_max = self.context.layout.get(observation, "t_max_s").astype(float)
         wait = self._queue_wait(now, travel)
         models = self._world_models(observation, compute)
         h = self.config.planner.horizon
-        edges = now + self.gap_s * np.arange(h + 1)
+        edges = self.clock.horizon(now, h)
         releases = self.ledger.released_between(
-            np.broadcast_to(edges[:-1], (len(observation), h)),
-            np.broadcast_to(edges[1:], (len(observation), h)),
-            self.num_servers,
+            edges[:, :-1], edges[:, 1:], self.num_servers
         )  # (B, H, S) released between planned steps h and h+1
         d = self.num_servers + 1
         mean = np.zeros((len(observation), h, d))
@@ -330,7 +332,7 @@ class AifPyroAgent(declared.AifPyro, Agent):
         action[:, 0], action[:, 1] = server, level
         rows = np.arange(len(observation))
         self._pending = {
-            "now": np.full(len(observation), now),
+            "now": now,
             "fraction": self.level_fraction[server, level],
             "log_nominal": np.log(compute[rows, server, level]),
             "report": report,
@@ -370,12 +372,11 @@ class AifPyroAgent(declared.AifPyro, Agent):
         self.slots.occupy(runs, server[runs], start[runs], compute_end[runs])
         allocated = np.zeros((b, s))
         allocated[rows, server[rows]] = pending["fraction"][rows]
-        next_now = now[0] + self.gap_s
-        released = self.ledger.released_between(now, np.full(b, next_now), s)[:, 0]
+        next_now = self.clock.next_arrival(transition.next_observation)
+        released = self.ledger.released_between(now, next_now, s)[:, 0]
         control = allocated - released
         self.world.advance(control)
         self.ledger.prune(next_now)
-        self.step_index += 1
         compute_s = np.asarray(info["compute_s"], float)
         ok = np.isfinite(compute_s) & (compute_s > 0)
         ep = self._episode

@@ -85,7 +85,8 @@ class Agent(ABC):
     # True when row i of a batch depends on seeds[i] alone (its own streams, its own learned
     # state), so the executors may run several seeds of a sweep in one process, one batch, and
     # get each seed's numbers as if it ran alone (tests/experiment/test_seed_batching.py checks
-    # every agent that says so).
+    # every agent that says so). Read from the class itself, never inherited: a subclass that adds
+    # state must not inherit its parent's claim.
     batches_seeds: ClassVar[bool] = False
 
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:

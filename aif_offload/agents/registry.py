@@ -270,7 +270,8 @@ def batches_seeds(spec: str) -> bool:
     if any(s.partition("=")[0] == "model" for s in settings.split("+") if s):
         return False
     cls, _ = _identity(base)
-    return bool(getattr(cls, "batches_seeds", False))
+    # Not inherited: a subclass may keep state across rows, so it says so itself.
+    return bool(vars(cls).get("batches_seeds", False))
 
 
 def agent_class(spec: str) -> type[Agent]:

@@ -26,8 +26,6 @@ class RandomAgent(Agent):
 class _NominalRule(Agent):
     """A rule that only picks the server; allocation is whole-GPU compute, least bandwidth, KV-sized memory."""
 
-    batches_seeds = True
-
     def __init__(self, context: EnvContext, *, seeds: Sequence[int]) -> None:
         super().__init__(context, seeds=seeds)
         self.forecaster = Forecaster(context)
@@ -45,6 +43,7 @@ class RoundRobinAgent(_NominalRule):
     summary = "Servers in turn, nominal allocation."
     family = RULE
     colour = "#c7c7c7"
+    batches_seeds = True
 
     def begin_episode(self) -> None:
         self._next = np.zeros(self.context.batch_size, dtype=np.int64)
@@ -62,6 +61,7 @@ class CloudOnlyAgent(_NominalRule):
     summary = "Every task to the cloud, nominal allocation."
     family = RULE
     colour = "#8c564b"
+    batches_seeds = True
 
     def choose_server(self, observation: np.ndarray) -> np.ndarray:
         return np.full(observation.shape[0], int(np.flatnonzero(self.is_cloud)[0]))
@@ -72,6 +72,7 @@ class EdgeOnlyAgent(_NominalRule):
     summary = "Every task to the edge with the most reported compute left, nominal allocation."
     family = RULE
     colour = "#c49c94"
+    batches_seeds = True
 
     def choose_server(self, observation: np.ndarray) -> np.ndarray:
         left = self.context.layout.get(observation, "remaining_compute").copy()

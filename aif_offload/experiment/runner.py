@@ -52,9 +52,10 @@ class SeedOutputs:
     attrs: dict[str, str]
 
 
-def _seed_slice(data: Any, row: int) -> Any:
-    """Row ``row`` of a per-run dataset (InferenceData or Dataset with dim ``seed``), dim kept."""
-    return data.isel(seed=[row])
+def _seed_slice(data: Any, row: int, rows: int) -> Any:
+    """Row ``row`` of a batched run's beliefs (InferenceData or Dataset with dim ``seed``, dim
+    kept); a run of one seed's beliefs whole, whatever their dims (an agent's own layout)."""
+    return data if rows == 1 else data.isel(seed=[row])
 
 
 def _seed_tasks(tasks: xr.Dataset, seed: int) -> xr.Dataset:
@@ -225,7 +226,8 @@ def run_agent(
         write_atomic(recorder.to_dataset(beliefs_attrs), task_records_path)
     for row, (seed, outputs) in enumerate(zip(seeds, seed_outputs or (), strict=False)):
         if beliefs is not None and outputs.beliefs_path is not None:
-            write_atomic(stamp(_seed_slice(beliefs, row), outputs.attrs), outputs.beliefs_path)
+            share = _seed_slice(beliefs, row, len(seeds))
+            write_atomic(stamp(share, outputs.attrs), outputs.beliefs_path)
         if recorder is not None and outputs.task_records_path is not None:
             tasks = _seed_tasks(recorder.to_dataset(outputs.attrs), int(seed))
             write_atomic(tasks, outputs.task_records_path)
