@@ -159,4 +159,17 @@ class SACJax(Declared):
     implementation = "aif_offload.agents.jax_rl:SACJaxAgent"
 
 
-BUILT_IN = (PPO, MaskablePPO, DQN, RainbowDQN, DiscreteSAC, GpNfsp, PPOJax, DQNJax, SACJax, AifPyro, AifEnsemble, AifPymdp)
+BUILT_IN = (
+    PPO,
+    MaskablePPO,
+    DQN,
+    RainbowDQN,
+    DiscreteSAC,
+    GpNfsp,
+    PPOJax,
+    DQNJax,
+    SACJax,
+    AifPyro,
+    AifEnsemble,
+    AifPymdp,
+)

@@ -18,6 +18,7 @@ supplies the outer loop that rejax's ``train`` would (its ``fori_loop`` of ``tra
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from aif_offload.agents import declared
 from aif_offload.agents.base import Agent
 from aif_offload.agents.budget import parallel_envs
 from aif_offload.agents.jax_training_env import TrainingEnv, episode_summaries
+from aif_offload.scenarios import scenario_json
 from aif_offload.sim.outcome import Outcome
 from aif_offload.sim.scenario import Scenario
 
@@ -106,33 +108,30 @@ class RejaxAgent(Agent):
                 f"episodes: {episodes} must split evenly over {n_envs} environments "
                 f"of {steps}-step episodes"
             )
-        env = TrainingEnv(scenario)
         total = (total_episodes or episodes) * steps
-        algo = self.algorithm().create(
-            env=env,
-            env_params=env.params(0),
-            skip_initial_evaluation=True,
-            **self.config(steps, n_envs, total),
-        )
-        params = jax.tree.map(lambda *xs: jnp.stack(xs), *[env.params(s) for s in self.seeds])
-        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), offset) for s in self.seeds])
-        state = jax.jit(jax.vmap(algo.init_state))(keys)
-        if self.train_state is not None and getattr(self, "_phase", None) != (scenario, n_envs):
-            state = state.replace(
-                **{
-                    name: getattr(self.train_state, name)
-                    for name in vars(self.train_state)
-                    if name not in _ENV_FIELDS
-                }
-            )
-        elif self.train_state is not None:
-            state = self.train_state
-        per_iteration = algo.num_steps if self.on_policy else 1
+        config = self.config(steps, n_envs, total)
+        per_iteration = config["num_steps"] if self.on_policy else 1
         if steps % per_iteration:
             raise ValueError(f"n_steps: {per_iteration} must divide the episode's {steps} steps")
         rounds = episodes // n_envs
         chunk = _divisor_at_most(rounds, ROUNDS_PER_CALL)
-        run = _compiled_rounds(algo, steps // per_iteration, chunk)
+        prepared = _prepare(self.algorithm(), scenario, config, steps // per_iteration, chunk)
+        algo, env = prepared.algo, prepared.algo.env
+        params = jax.tree.map(lambda *xs: jnp.stack(xs), *[env.params(s) for s in self.seeds])
+        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), offset) for s in self.seeds])
+        if self.train_state is None:
+            state = prepared.init(keys)
+        elif getattr(self, "_phase", None) == (scenario, n_envs):
+            state = self.train_state  # continuing where the last call stopped
+        else:  # a new phase: fresh environments, the learned networks and optimisers kept
+            state = prepared.init(keys).replace(
+                **{
+                    f.name: getattr(self.train_state, f.name)
+                    for f in dataclasses.fields(self.train_state)
+                    if f.name not in _ENV_FIELDS
+                }
+            )
+        run = prepared.run
         self._last_curve = []
         for _ in range(rounds // chunk):
             state, sums = run(state, params)
@@ -163,6 +162,35 @@ class RejaxAgent(Agent):
     def _row_action(self, state, obs: jax.Array, key: jax.Array) -> jax.Array:
         """One row's flat action for one observation (obs_dim,)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    algo: Any
+    init: Callable  # keys (B,) -> a batch of initial states
+    run: Callable  # (states, env params) -> (states, episode sums (B, rounds, n_envs, ...))
+
+
+_PREPARED: dict[tuple, _Prepared] = {}
+
+
+def _prepare(cls: type, scenario: Scenario, config: dict, iterations: int, rounds: int):
+    """The rejax algorithm and its compiled functions, built once per configuration: rejax makes
+    a new state class at every ``init_state`` call, so without one class per configuration
+    every training call would retrace and recompile (a minute on 2 busy cores)."""
+    key = (cls, scenario_json(scenario), repr(sorted(config.items())), iterations, rounds)
+    if key not in _PREPARED:
+        env = TrainingEnv(scenario)
+        algo = cls.create(env=env, env_params=env.params(0), skip_initial_evaluation=True, **config)
+        template = algo.init_state(jax.random.PRNGKey(0))
+        state_cls = type(template)
+
+        def init(keys):
+            batch = jax.vmap(algo.init_state)(keys)
+            return state_cls(**{f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)})
+
+        _PREPARED[key] = _Prepared(algo, jax.jit(init), _compiled_rounds(algo, iterations, rounds))
+    return _PREPARED[key]
 
 
 def _compiled_rounds(algo, iterations: int, rounds: int):
@@ -298,3 +326,19 @@ def _pick(dist, key: jax.Array, sample: bool) -> jax.Array:
         return dist.sample(seed=key)[0]
     return jnp.argmax(dist.logits[0])
 
+
+def build(spec: str, scenario: Scenario, seeds: Sequence[int]) -> RejaxAgent:
+    """A JAX agent for ``seeds`` on ``scenario``, with the context the runner would give it (the
+    nominal view), for scripts that train it outside the runner (benchmarks, checkpoints)."""
+    from aif_offload.agents import EnvContext, make_agent
+    from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
+
+    probe = CloudEdgeLLMVectorEnv(1, scenario)
+    context = EnvContext(
+        probe.scenario.nominal_view(), probe.core.sim.action_nvec, probe.core.layout, len(seeds)
+    )
+    agent = make_agent(spec, context, seeds=seeds)
+    if not isinstance(agent, RejaxAgent):
+        raise ValueError(f"agent: '{spec}' is not a JAX agent (ppo-jax, dqn-jax, sac-jax)")
+    agent.train_state = None
+    return agent
