@@ -84,17 +84,24 @@ def main(argv: list[str] | None = None) -> None:
                 at = start + counter[0] * tasks
                 print(f"  training: {at:,} env steps per seed", file=sys.stderr, flush=True)
 
-        agent.train_more(scenario, episodes, n_envs=agent.n_envs, on_episode=progress)
+        # One budget for every call: the same compiled trainer throughout (and DQN's exploration
+        # spread over the whole run).
+        agent.train_more(
+            scenario,
+            episodes,
+            n_envs=agent.n_envs,
+            on_episode=progress,
+            total_episodes=args.checkpoints[-1] // tasks,
+        )
         curve.extend(e["completion_rate"] for e in agent._last_curve)
         done_steps = steps
         result = held_out(agent, scenario, seeds, args.eval_episodes)
         completion.append(result["completion_rate"])
         reward.append(result["sum_reward"])
         walls.append(time.perf_counter() - started)
-        low, high = bootstrap_ci(result["completion_rate"])
         print(
-            f"{steps:>10,} steps: held-out completion {result['completion_rate'].mean():.3f} "
-            f"[{low:.3f}, {high:.3f}]  ({walls[-1]:.0f} s)",
+            f"{steps:>10,} steps: held-out completion {bootstrap_ci(result['completion_rate'])}"
+            f"  ({walls[-1]:.0f} s)",
             file=sys.stderr,
             flush=True,
         )
@@ -104,9 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| env steps per seed | {args.agent} held-out completion | wall (s) |")
     print("|---|---|---|")
     for k, steps in enumerate(args.checkpoints):
-        low, high = bootstrap_ci(np.array(completion[k]))
-        mean = np.mean(completion[k])
-        print(f"| {steps:,} | {mean:.3f} [{low:.3f}, {high:.3f}] | {walls[k]:.0f} |")
+        print(f"| {steps:,} | {bootstrap_ci(np.array(completion[k]))} | {walls[k]:.0f} |")
     print(f"wrote {stem}.nc and .png", file=sys.stderr)
 
 
@@ -146,7 +151,7 @@ def _figure(data: xr.Dataset, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     steps = data["env_steps"].values
     values = data["eval_completion_rate"].values
-    intervals = np.array([bootstrap_ci(row) for row in values])
+    intervals = np.array([(e.low, e.high) for e in map(bootstrap_ci, values)])
     ax.plot(steps, values.mean(axis=1), marker="o", label=data.attrs["agent"])
     ax.fill_between(steps, intervals[:, 0], intervals[:, 1], alpha=0.25)
     ax.set_xscale("log")

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         runs = run_agent(name, scenario, seeds, args.episodes, eval_episodes=args.eval_episodes)
         walls[name] = time.perf_counter() - start
         held_out[name] = {m: np.array([r.eval_metrics[m].mean() for r in runs]) for m in METRICS}
-        print(f"{name}: {walls[name]:.0f} s", file=sys.stderr, flush=True)
+        per_seed = {m: v.round(4).tolist() for m, v in held_out[name].items()}
+        print(f"{name}: {walls[name]:.0f} s, per seed {per_seed}", file=sys.stderr, flush=True)
     steps = args.episodes * scenario.episode.num_tasks
     print(
         f"{args.scenario}, {args.seeds} seeds, {args.episodes} training episodes ({steps:,} env "
@@ -63,9 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     for metric in METRICS:
         cells = []
         for name in AGENTS:
-            values = held_out[name][metric]
-            low, high = bootstrap_ci(values)
-            cells.append(f"{values.mean():.3f} [{low:.3f}, {high:.3f}]")
+            cells.append(str(bootstrap_ci(held_out[name][metric])))
         a, b = held_out["ppo-jax"][metric], held_out["ppo"][metric]
         low, high = difference_ci(a, b)
         cells.append(f"{a.mean() - b.mean():+.3f} [{low:+.3f}, {high:+.3f}]")

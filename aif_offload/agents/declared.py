@@ -139,7 +139,7 @@ class PPOJax(Declared):
         "run; `ppo`'s hyperparameters."
     )
     family = DEEP_RL
-    colour = "#393b79"
+    colour = "#08519c"
     implementation = "aif_offload.agents.jax_rl:PPOJaxAgent"
 
 
