@@ -29,7 +29,11 @@ from aif_offload.agents.base import DEEP_RL
 from aif_offload.experiment.runner import run_agent
 from aif_offload.scenarios import load_scenario
 
-DRL_AGENTS = ",".join(n for n in agent_names() if agent_info(n).family == DEEP_RL)
+# The JAX agents compile their trainer per configuration and train seeds together: their speed is
+# measured by benchmarks/jax_drl_speed.py.
+DRL_AGENTS = ",".join(
+    n for n in agent_names() if agent_info(n).family == DEEP_RL and not n.endswith("-jax")
+)
 
 
 def _load() -> str:

@@ -135,4 +135,44 @@ class GpNfsp(Declared):
     implementation = "aif_offload.agents.gp_nfsp:GpNfspAgent"
 
 
-BUILT_IN = (PPO, MaskablePPO, DQN, RainbowDQN, DiscreteSAC, GpNfsp, AifPyro, AifEnsemble, AifPymdp)
+class PPOJax(Declared):
+    name = "ppo-jax"
+    summary = (
+        "PPO (rejax, JAX) on the flat Discrete(240) action, seeds vmapped in one compiled "
+        "run; `ppo`'s hyperparameters."
+    )
+    family = DEEP_RL
+    colour = "#08519c"
+    implementation = "aif_offload.agents.jax_rl:PPOJaxAgent"
+
+
+class DQNJax(Declared):
+    name = "dqn-jax"
+    summary = "DQN (rejax, JAX) on the flat Discrete(240) action, seeds vmapped; `dqn`'s settings."
+    family = DEEP_RL
+    colour = "#6b6ecf"
+    implementation = "aif_offload.agents.jax_rl:DQNJaxAgent"
+
+
+class SACJax(Declared):
+    name = "sac-jax"
+    summary = "Discrete SAC (rejax, JAX) on the flat Discrete(240) action, seeds vmapped."
+    family = DEEP_RL
+    colour = "#5254a3"
+    implementation = "aif_offload.agents.jax_rl:SACJaxAgent"
+
+
+BUILT_IN = (
+    PPO,
+    MaskablePPO,
+    DQN,
+    RainbowDQN,
+    DiscreteSAC,
+    GpNfsp,
+    PPOJax,
+    DQNJax,
+    SACJax,
+    AifPyro,
+    AifEnsemble,
+    AifPymdp,
+)

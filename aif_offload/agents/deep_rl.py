@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar
@@ -10,6 +9,7 @@ from typing import ClassVar
 import torch
 
 from aif_offload.agents.base import Agent
+from aif_offload.agents.budget import parallel_envs  # noqa: F401  (re-exported)
 
 
 class DeepRLAgent(Agent):
@@ -30,19 +30,6 @@ class DeepRLAgent(Agent):
     def freeze(self) -> None:
         # Sampled evaluation draws from torch's global generator: seed it for reproducibility.
         torch.manual_seed(self.seeds[0])
-
-
-def parallel_envs(limit: int, counts: list[int]) -> int:
-    """The most environments, at most ``limit``, that divide every one of ``counts`` evenly.
-
-    The counts are the episodes of each training phase and the steps of an episode (or of a
-    collection): with a divisor, training stops after exactly the budgeted episodes, all
-    environments ending theirs on the same step.
-    """
-    if limit < 1:
-        raise ValueError(f"n_envs: must be >= 1, got {limit}")
-    common = math.gcd(*counts)
-    return max(d for d in range(1, limit + 1) if common % d == 0)
 
 
 @contextmanager
