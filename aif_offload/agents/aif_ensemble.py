@@ -76,7 +76,10 @@ class _Ensemble:
 class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
     _learn_keys = ("ensemble_loss",)
     # Its networks replace the world model's forecast and learning: no model=... variant.
-    hyperparameters: ClassVar[dict[str, str]] = {}
+    # ``@prior=vague``: the compute-time head learns log compute times from scratch (an offset of
+    # 0, i.e. 1 s, until trained) instead of a residual on the nominal eq. 8 time; the nominal time
+    # stays among its inputs, to be learned from like any other.
+    hyperparameters: ClassVar[dict[str, str]] = {"prior": "prior"}
 
     def __init__(
         self,
@@ -124,7 +127,7 @@ class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
             out = self.net(torch.tensor(x.reshape(b, s * c, -1), dtype=torch.float32))
             out = out.numpy().astype(float)
         out = out.reshape(b, -1, s, c, 4)
-        mean = np.log(compute)[:, None] + out[..., 0]
+        mean = out[..., 0] + (0.0 if self.prior.vague else np.log(compute)[:, None])
         sd = np.exp(0.5 * np.clip(out[..., 1] - 4.0, -12.0, 2.0))
         step = fraction[:, None] * (1.0 + out[..., 2])
         return mean, sd, step
@@ -145,9 +148,10 @@ class AifEnsembleAgent(declared.AifEnsemble, AifPyroAgent):
         )
         compute_s = np.asarray(info["compute_s"], float)
         ok = np.isfinite(compute_s) & (compute_s > 0)
+        residual_base = 0.0 if self.prior.vague else pending["log_nominal"]
         target = np.stack(
             [
-                np.where(ok, np.log(np.where(ok, compute_s, 1.0)) - pending["log_nominal"], 0.0),
+                np.where(ok, np.log(np.where(ok, compute_s, 1.0)) - residual_base, 0.0),
                 ok.astype(float),
                 admitted.astype(float) - 1.0,  # step = fraction (1 + out): 0 if admitted, -1 if not
             ],

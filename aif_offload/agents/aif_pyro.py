@@ -42,7 +42,7 @@ spaced (the trace scenarios), else the step count times the interarrival time (e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -53,6 +53,7 @@ from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.agents.event_clock import EventClock
 from aif_offload.agents.model_source import ModelSource
+from aif_offload.agents.priors import PRIORS, Prior
 from aif_offload.agents.world_model import WorldModel
 from aif_offload.planning.cem import CemConfig, cem_plan
 from aif_offload.planning.efe import Preferences, expected_free_energy
@@ -76,6 +77,11 @@ class AifPyroConfig:
     speed_scale_floor: float = 0.02  # floor on the posterior sd carried into the next prior
     ppc_draws: int = 50  # posterior draws for the predictive check in ``belief_data`` (0: none)
 
+
+# ``@prior=vague``: the server speeds' log-sd prior from 0.3 to 1.0 (a factor e either way at one
+# sd, against 1.35), and the load's process noise (initial q and its HalfNormal prior scale) widened
+# threefold and fivefold: the model's structure (eq. 8's nominal times) stays, its trust in them goes.
+VAGUE_PRIOR = {"prior_log_speed_scale": 1.0, "process_noise": 0.01, "process_noise_prior": 0.05}
 
 # Per-step beliefs and EFE terms, and the observations and inputs of the model, kept per episode.
 _RECORDED = ("load_mean", "load_sd", "true_load", "risk", "info_gain", "efe")
@@ -149,13 +155,17 @@ class AifPyroAgent(declared.AifPyro, Agent):
     learns = True
     _learn_keys = ("svi_loss",)
     model: ClassVar[ModelSource | str] = ModelSource(_SHIPPED)
-    hyperparameters: ClassVar[dict[str, str]] = {"model": "model"}
+    prior: ClassVar[Prior] = Prior("nominal")
+    priors: ClassVar[tuple[str, ...]] = PRIORS
+    hyperparameters: ClassVar[dict[str, str]] = {"model": "model", "prior": "prior"}
 
     def __init__(
         self, context: EnvContext, *, seeds: Sequence[int], config: AifPyroConfig | None = None
     ) -> None:
         super().__init__(context, seeds=seeds)
         self.config = config or AifPyroConfig()
+        if self.prior.vague:  # wide priors on what the nominal view states (VAGUE_PRIOR)
+            self.config = replace(self.config, **VAGUE_PRIOR)
         self.forecaster = Forecaster(context)
         scenario = context.scenario
         servers = self.forecaster.servers
