@@ -23,24 +23,27 @@ from aif_offload.agents import declared
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.models.offloading_pomdp import (
-    ACCURACY_LEVELS,
-    LOAD_BINS,
-    LOAD_LEVELS,
     OUTCOME_LEVELS,
     OffloadingParams,
     model_for_scenario,
+    server_facts,
 )
 from aif_offload.pomdp import AgentConfig, make_agent
-from aif_offload.sim.outcome import Outcome
+from aif_offload.sim.llm_latency import full_gpu_compute_time_s
+from aif_offload.sim.outcome import FAILURE_REASONS, Outcome
 
-# Observation binning (see AifPymdpAgent's docstring).
-NEAR_KM = 0.5  # nearest edge closer than this -> distance "near"
-LONG_PROMPT_TOKENS = 256  # prompt of at least this many tokens -> task "long"
+# Failures at admission hold nothing; every other task (completed or not) took its compute.
+REFUSED = np.array(
+    [
+        FAILURE_REASONS.index(r)
+        for r in ("out_of_compute", "out_of_bandwidth", "out_of_memory", "memory_below_kv_need")
+    ]
+)
 
 
-def load_level(remaining: np.ndarray) -> np.ndarray:
-    """Index into LOAD_LEVELS of a fraction of compute left (thresholds LOAD_BINS)."""
-    return np.searchsorted(-np.asarray(LOAD_BINS), -np.asarray(remaining), side="right")
+def free_units(remaining: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Free whole-GPU slots (B, S) of a reported fraction of compute left (B, S), rounded."""
+    return np.clip(np.rint(np.asarray(remaining) * units), 0, units).astype(np.int64)
 
 
 def default_config(batch_size: int) -> AgentConfig:
@@ -125,24 +128,24 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
 class AifPymdpAgent(declared.AifPymdp, Agent):
     """Active inference over a discrete offloading POMDP (``models/offloading_pomdp.py``), on pymdp.
 
-    Each step it bins the observation, infers the hidden loads, learns A and B online, scores the
-    10 multi-actions (server x allocation profile) by expected free energy and takes one.
+    Each step it turns the observation into the model's modalities, infers every server's free
+    compute units, learns A and B online, scores the servers by expected free energy and sends
+    the task to one, with the nominal allocation.
 
-    Observation binning (modalities of the model):
+    Observation -> modalities (the adapter; the model's timing convention is in its docstring):
 
-    - ``report_<server>``: reported compute left r: free if r > 0.6, busy if 0.2 < r <= 0.6,
-      full if r <= 0.2 (bandwidth and memory reports are not used: the nominal allocation
-      needs little of either);
-    - ``outcome`` of the last task (from ``Transition.info``): fast if completed within t_max / 3,
-      slow if completed later, failed otherwise; "none" before the first task of an episode;
-    - ``accuracy`` tier of the last task: cloud-tier / edge-tier by where it completed, "none"
-      if it failed;
-    - ``distance``: near if the nearest edge is within 0.5 km;
-    - ``task_size``: long if the prompt has at least 256 tokens.
+    - ``report_<server>``: the reported compute left, in whole-GPU slots (rounded), minus the
+      slots the tasks sent since the report took there (the report is ``report_delay_steps``
+      old; bandwidth and memory reports are not used: the nominal allocation needs little);
+    - ``ledger_<server>``: the slots free by the agent's own ledger: every task it sent that got
+      a slot holds it for its nominal compute time (the scenario's latency model with the
+      task's prompt and predicted output), on the arrival clock (``gap_s`` where the
+      observation has it, else the nominal interarrival time);
+    - ``outcome_<server>`` of the last task (from ``Transition.info``): completed or failed in
+      the modality of the server it went to, "none" in the others and before the first task.
 
-    Actions: the ``server`` control is the target; the ``allocation`` control picks the profile
-    ``whole`` (the rules' nominal allocation: a whole GPU, the least bandwidth, the least memory
-    holding the KV cache) or ``half`` (the same with half a GPU).
+    Action: the ``server`` control is the target; the allocation is the rules' nominal one (a
+    whole GPU, the least bandwidth, the least memory holding the KV cache).
     """
 
     learns = True
@@ -166,10 +169,14 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
             )
         self.pymdp = make_agent(self.spec, self.config)
         self.forecaster = Forecaster(context)
-        self.is_cloud = np.array([s.kind == "cloud" for s in context.scenario.servers])
-        shares = np.asarray(context.scenario.actions.compute_shares)
-        self._half_compute = int(np.abs(shares - 0.5).argmin())
-        self._t_max = float(context.scenario.episode.t_max_s)
+        self.units = np.array([f.units for f in server_facts(context.scenario)])
+        self._delay = (
+            context.scenario.observation.report_delay_steps
+            if context.scenario.observation.mode == "partial"
+            else 0
+        )
+        self._step_s = float(context.scenario.episode.interarrival_s)
+        self._share = float(max(context.scenario.actions.compute_shares))
         self.keys = jnp.stack([jr.PRNGKey(s) for s in self.seeds])
         self.factors = list(self.spec.factors)
         self.modalities = list(self.spec.modalities)
@@ -192,7 +199,13 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         self.action_prev = -jnp.ones((batch, len(self.factors)), dtype=jnp.int32)
         self.last_outcome = np.zeros(batch, dtype=np.int64)
         self.last_server = np.full(batch, -1, dtype=np.int64)
-        self.last_accuracy = np.zeros(batch, dtype=np.int64)
+        # Slots taken by the tasks sent since the report was made, (B, S) each, oldest first.
+        self.taken = [np.zeros((batch, self.units.size), dtype=np.int64)] * self._delay
+        # The ledger: end time (s, on the arrival clock) and server of every task in flight.
+        self.clock = np.zeros(batch)
+        self.ledger_end = np.full((batch, int(self.units.sum())), -np.inf)
+        self.ledger_server = np.zeros((batch, int(self.units.sum())), dtype=np.int64)
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
         self._episode_vfe: list[np.ndarray] = []
         self._episode_surprise: list[np.ndarray] = []
 
@@ -200,20 +213,26 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         """Discrete observation of every modality, (B,) ints by modality name."""
         layout = self.context.layout
         servers = [s.name for s in self.context.scenario.servers]
-        levels = load_level(layout.get(observation, "remaining_compute"))
-        obs = {f"report_{s}": levels[:, j] for j, s in enumerate(servers)}
-        distance = layout.get(observation, "distance_km")
-        edges = distance[:, ~self.is_cloud] if (~self.is_cloud).any() else distance
-        obs["distance"] = (edges.min(axis=1) >= NEAR_KM).astype(np.int64)
-        prompt = 1000 * layout.get(observation, "prompt_ktokens")
-        obs["task_size"] = (np.rint(prompt) >= LONG_PROMPT_TOKENS).astype(np.int64)
+        reported = free_units(layout.get(observation, "remaining_compute"), self.units)
+        corrected = np.clip(reported - sum(self.taken, np.zeros_like(reported)), 0, self.units)
+        busy = self.ledger_end > self.clock[:, None]
+        in_flight = np.stack(
+            [(busy & (self.ledger_server == j)).sum(1) for j in range(len(servers))], 1
+        )
+        ledger = np.clip(self.units - in_flight, 0, self.units)
+        obs = {}
         for j, s in enumerate(servers):
-            here = self.last_server == j
-            obs[f"outcome_{s}"] = np.where(here, self.last_outcome, 0)
-        obs["accuracy"] = self.last_accuracy
+            obs[f"report_{s}"] = corrected[:, j]
+            obs[f"ledger_{s}"] = ledger[:, j]
+        for j, s in enumerate(servers):
+            obs[f"outcome_{s}"] = np.where(self.last_server == j, self.last_outcome, 0)
         return obs
 
     def act(self, observation: np.ndarray, truth: Outcome | None = None) -> np.ndarray:
+        if self.context.layout.clock:  # the arrival clock of the ledger
+            self.clock = self.clock + self.context.layout.get(observation, "gap_s")
+        elif self._steps_in_episode > 0:
+            self.clock = self.clock + self._step_s
         obs = self.discretise(observation)
         self._steps_in_episode += 1
         obs_list = [jnp.asarray(obs[m], dtype=jnp.int32) for m in self.modalities]
@@ -229,9 +248,9 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         self._episode_vfe.append(vfe)
         self._episode_surprise.append(surprise)
         multi = np.asarray(out["multi_action"]).astype(np.int64)
-        server, allocation = multi[:, 0], multi[:, 1]
+        server = multi[:, list(self.spec.controls).index("server")]
         action = self.forecaster.nominal_allocation(observation, server)
-        action[allocation == 1, 1] = self._half_compute
+        self._pending = (server, self._nominal_compute_s(observation, server))
         if self.record:
             self._append("episode", np.full(len(server), self._episode))
             for f, q in zip(self.factors, out["qs"], strict=True):
@@ -251,20 +270,34 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
     def observe(self, transition: Transition) -> None:
         info = transition.info
         completed = np.asarray(info["completed"]).astype(bool)
-        fast = np.asarray(info["latency_s"]) <= self._t_max / 3
         self.last_outcome = np.where(
-            completed,
-            np.where(fast, OUTCOME_LEVELS.index("fast"), OUTCOME_LEVELS.index("slow")),
-            OUTCOME_LEVELS.index("failed"),
+            completed, OUTCOME_LEVELS.index("completed"), OUTCOME_LEVELS.index("failed")
         )
         self.last_server = np.asarray(transition.action)[:, 0].astype(np.int64)
-        cloud = self.is_cloud[self.last_server]
-        tier = np.where(
-            cloud, ACCURACY_LEVELS.index("cloud-tier"), ACCURACY_LEVELS.index("edge-tier")
-        )
-        self.last_accuracy = np.where(completed, tier, ACCURACY_LEVELS.index("none"))
+        held = ~np.isin(np.asarray(info["failure"]).astype(np.int64), REFUSED)
+        took = np.zeros_like(self.taken[1])
+        took[np.arange(took.shape[0]), self.last_server] = held
+        self.taken = [*self.taken[1:], took] if self.taken else []
+        if self._pending is not None:  # the ledger: an admitted task holds its slot
+            rows = np.flatnonzero(held)
+            slot = np.argmin(self.ledger_end[rows], axis=1)  # a finished (or empty) entry
+            self.ledger_end[rows, slot] = self.clock[rows] + self._pending[1][rows]
+            self.ledger_server[rows, slot] = self.last_server[rows]
+            self._pending = None
         if self.record and "true_load" in info and self._log.get("true_load"):
             self._log["true_load"][-1] = np.asarray(info["true_load"], dtype=float)
+
+    def _nominal_compute_s(self, observation: np.ndarray, server: np.ndarray) -> np.ndarray:
+        """Nominal compute time (s) of this task on ``server`` (B,) with the whole-GPU share."""
+        layout = self.context.layout
+        prompt = np.rint(1000 * layout.get(observation, "prompt_ktokens"))
+        output = np.rint(1000 * layout.get(observation, "output_ktokens"))
+        out = np.empty(server.shape)
+        for j, profile in enumerate(self.forecaster.servers.profiles):
+            here = server == j
+            if here.any():
+                out[here] = full_gpu_compute_time_s(profile, prompt[here], output[here])
+        return out / self._share
 
     def _outcome_surprise(self, qo_prior, obs: dict[str, np.ndarray]) -> np.ndarray:
         """-log p(observed outcome of the last task) under the prior predictive, summed over the
@@ -330,24 +363,30 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
             return out
 
         servers = [s.name for s in self.context.scenario.servers]
+        width = int(self.units.max()) + 1  # q_load pads every server to the largest unit count
         coords = {
             "seed": self.seeds,
             "episode": episodes,
             "step": np.arange(steps),
             "server": servers,
-            "level": list(LOAD_LEVELS),
+            "level": [str(k) for k in range(width)],
             "resource": ["compute", "bandwidth", "memory"],
             "policy": self._policy_labels(),
         }
         t = ("seed", "episode", "step")
+
+        def padded(f: str) -> np.ndarray:
+            q = stacked(f"q_{f}")
+            return np.concatenate([q, np.zeros((*q.shape[:-1], width - q.shape[-1]))], axis=-1)
+
         posterior = {
             "q_load": (
                 (*t, "server", "level"),
-                np.stack([stacked(f"q_load_{s}") for s in servers], axis=3),
+                np.stack([padded(f"free_{s}") for s in servers], axis=3),
             )
         }
         for f in self.factors:
-            if not f.startswith("load_"):
+            if not f.startswith("free_"):
                 posterior[f"q_{f}"] = ((*t, f), stacked(f"q_{f}"))
                 coords[f] = list(self.spec.levels(f))
         stats = {k: ((*t, "policy"), stacked(k)) for k in ("q_pi", "neg_efe", "utility")}
@@ -359,7 +398,15 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         groups = {"filtering": posterior | stats, "observed_data": observed}
         if len(self._log.get("true_load", [])) == len(episode_of):  # always, when recording
             true = stacked("true_load")  # (seed, episode, step, resource, server) used fractions
-            level = np.where(np.isnan(true[..., 0, :]), -1, load_level(1 - true[..., 0, :]))
+            free = np.where(
+                np.isnan(true[..., 0, :]),
+                -1,
+                free_units(1 - np.nan_to_num(true[..., 0, :]), self.units),
+            )
+            # q(free) at step t is about the previous task's arrival (the model's convention):
+            # its truth is the one recorded at step t - 1 (unknown at an episode's first step).
+            level = np.full_like(free, -1)
+            level[:, :, 1:] = free[:, :, :-1]
             groups["constant_data"] = {
                 "true_load": ((*t, "resource", "server"), true),
                 "true_load_level": ((*t, "server"), level),
@@ -377,37 +424,27 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         return az.InferenceData(**datasets, warn_on_custom_groups=False)
 
     def transition_draws(self, chains: int = 2, draws: int = 100) -> xr.Dataset:
-        """Exact draws of every server's load-transition matrix from its Dirichlet posterior.
+        """Exact draws of every server's free-unit transition matrix from its Dirichlet posterior.
 
-        ``load_transition`` (chain, draw, seed, server, level_next, level, target, allocation):
-        p(next load level | load level, the targeted server, the allocation profile) of
-        ``server``, drawn from ``Dirichlet(pB)`` (the learned counts) independently per column;
-        ``chains`` x ``draws`` independent draws (R-hat near 1 and ESS near their number by
-        construction). Seeded by the agent's seeds.
+        ``load_transition_<server>`` (chain, draw, seed, free_<server>_next, free_<server>, target):
+        p(next free units | free units, the server this step's task is sent to) of ``server``,
+        drawn from
+        ``Dirichlet(pB)`` (the learned counts) independently per column; ``chains`` x ``draws``
+        independent draws (R-hat near 1 and ESS near their number by construction). Seeded by the
+        agent's seeds.
         """
         rng = np.random.default_rng([*map(int, self.seeds), 7_919])
-        servers = [s.name for s in self.context.scenario.servers]
-        shape = self.spec.B[f"load_{servers[0]}"].shape  # (level_next, level, target, allocation)
-        counts = np.stack(
-            [
-                np.asarray(self.pymdp.pB[self.factors.index(f"load_{s}")]).reshape(-1, *shape)
-                for s in servers
-            ],
-            axis=1,
-        ).astype(float)  # pymdp keeps the control dims flattened (C order)
-        gamma = rng.standard_gamma(np.broadcast_to(counts, (chains, draws, *counts.shape)))
-        values = gamma / gamma.sum(axis=4, keepdims=True)
-        dims = ("chain", "draw", "seed", "server", "level_next", "level", "target", "allocation")
-        control_dims = self.spec.B_dims(f"load_{servers[0]}")[2:]
-        coords = {
-            "seed": self.seeds,
-            "server": servers,
-            "level_next": list(LOAD_LEVELS),
-            "level": list(LOAD_LEVELS),
-            "target": list(self.spec.levels(control_dims[0])),
-            "allocation": list(self.spec.levels(control_dims[1])),
-        }
-        ds = xr.Dataset({"load_transition": (dims, values.astype(np.float32))}, coords=coords)
+        variables, coords = {}, {"seed": self.seeds, "target": list(self.spec.levels("server"))}
+        for s in self.context.scenario.servers:
+            factor = f"free_{s.name}"
+            counts = np.asarray(self.pymdp.pB[self.factors.index(factor)], dtype=float)
+            counts = counts.reshape(-1, *self.spec.B[factor].shape)  # pymdp's trivial control axis
+            gamma = rng.standard_gamma(np.broadcast_to(counts, (chains, draws, *counts.shape)))
+            values = gamma / gamma.sum(axis=3, keepdims=True)  # (chain, draw, seed, next, ...)
+            dims = ("chain", "draw", "seed", f"{factor}_next", factor, "target")
+            variables[f"load_transition_{s.name}"] = (dims, values.astype(np.float32))
+            coords[factor] = coords[f"{factor}_next"] = list(self.spec.levels(factor))
+        ds = xr.Dataset(variables, coords=coords)
         ds.attrs.update(
             {
                 "inference_method": "conjugate_dirichlet",
