@@ -29,6 +29,7 @@ from aif_offload.models.offloading_pomdp import (
     server_facts,
 )
 from aif_offload.pomdp import AgentConfig, make_agent
+from aif_offload.pomdp.learning import dirichlet_step
 from aif_offload.sim.llm_latency import full_gpu_compute_time_s
 from aif_offload.sim.outcome import FAILURE_REASONS, Outcome
 
@@ -57,56 +58,31 @@ def default_config(batch_size: int) -> AgentConfig:
         gamma=16.0,
         alpha=16.0,
         action_selection="stochastic",
+        # Every modality of the model reads one factor, so the posterior factorises exactly and
+        # one fixed-point iteration is exact (tests/pomdp: equal to 16 iterations).
+        num_iter=1,
     )
 
 
-@eqx.filter_jit
-def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
+@eqx.filter_jit  # with_utility, a Python bool, is static (one compile per value)
+def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr, *, with_utility=True):
     """Perceive (infer states), learn (Dirichlet A/B), plan (EFE), act, and predict the next prior.
 
     ``obs``: list of (B,) int observations; ``prior``/``qs_prev``: lists of (B, n_f);
     ``action_prev``: (B, n_factors) flat pymdp action of the last step, -1 where there is none;
-    ``keys``: (B, 2) PRNG keys; ``lr``: learning-rate scalar (0 = frozen, no recompile).
+    ``keys``: (B, 2) PRNG keys; ``lr``: learning-rate scalar (0 = frozen, no recompile);
+    ``with_utility``: also return the utility part of the EFE (for the belief record; the decision
+    does not need it, and it costs a second pass over the policies).
     Returns the updated agent and a dict of outputs.
     """
     # Surprise of the observed outcome under the prior predictive (prediction error).
     predict = partial(control.compute_expected_obs, A_dependencies=agent.A_dependencies)
     qo_prior = jax.vmap(predict)(prior, agent.A)
     qs, info = agent.infer_states(obs, prior, return_info=True)
-    if agent.learn_A or agent.learn_B:
-        beliefs_B = [jnp.stack([p, q[:, -1]], axis=1) for p, q in zip(qs_prev, qs, strict=True)]
-        agent = agent.infer_parameters(
-            qs,
-            [o[:, None] for o in obs],
-            action_prev[:, None, :],
-            beliefs_B=beliefs_B,
-            lr_pA=lr,
-            lr_pB=lr,
-        )
-    q_pi, neg_efe = agent.infer_policies(qs)
-    utility_only = partial(
-        control.update_posterior_policies_inductive,
-        agent.policies.policy_arr,
-        A_dependencies=agent.A_dependencies,
-        B_dependencies=agent.B_dependencies,
-        use_utility=True,
-        use_states_info_gain=False,
-        use_param_info_gain=False,
-        use_inductive=False,
-    )
     latest = jtu.tree_map(lambda x: x[:, -1], qs)
-    _, utility = jax.vmap(utility_only)(
-        latest,
-        agent.A,
-        agent.B,
-        agent.C,
-        agent.E,
-        agent.pA,
-        agent.pB,
-        I=agent.I,
-        gamma=agent.gamma,
-        inductive_epsilon=agent.inductive_epsilon,
-    )
+    # The one-step Dirichlet update of pymdp's infer_parameters, without its sequence machinery.
+    agent = dirichlet_step(agent, latest, obs, qs_prev, action_prev, lr)
+    q_pi, neg_efe = agent.infer_policies(qs)
     split = jax.vmap(jr.split)(keys)
     action = agent.sample_action(q_pi, rng_key=split[:, 0])
     prior_next = agent.update_empirical_prior(action, qs)
@@ -114,7 +90,6 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
         "qs": latest,
         "q_pi": q_pi,
         "neg_efe": neg_efe,
-        "utility": utility,
         "vfe": info["vfe"].reshape(agent.batch_size, -1)[:, -1],
         "qo_prior": qo_prior,
         "action": action,
@@ -122,6 +97,29 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
         "prior_next": prior_next,
         "keys": split[:, 1],
     }
+    if with_utility:
+        utility_only = partial(
+            control.update_posterior_policies_inductive,
+            agent.policies.policy_arr,
+            A_dependencies=agent.A_dependencies,
+            B_dependencies=agent.B_dependencies,
+            use_utility=True,
+            use_states_info_gain=False,
+            use_param_info_gain=False,
+            use_inductive=False,
+        )
+        _, out["utility"] = jax.vmap(utility_only)(
+            latest,
+            agent.A,
+            agent.B,
+            agent.C,
+            agent.E,
+            agent.pA,
+            agent.pB,
+            I=agent.I,
+            gamma=agent.gamma,
+            inductive_epsilon=agent.inductive_epsilon,
+        )
     return agent, out
 
 
@@ -237,7 +235,14 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         self._steps_in_episode += 1
         obs_list = [jnp.asarray(obs[m], dtype=jnp.int32) for m in self.modalities]
         self.pymdp, out = decision_step(
-            self.pymdp, obs_list, self.prior, self.qs_prev, self.action_prev, self.keys, self._lr
+            self.pymdp,
+            obs_list,
+            self.prior,
+            self.qs_prev,
+            self.action_prev,
+            self.keys,
+            self._lr,
+            with_utility=self.record,
         )
         self.keys = out["keys"]
         self.prior = out["prior_next"]
