@@ -403,15 +403,12 @@ class AifPymdpAgent(declared.AifPymdp, Agent):
         groups = {"filtering": posterior | stats, "observed_data": observed}
         if len(self._log.get("true_load", [])) == len(episode_of):  # always, when recording
             true = stacked("true_load")  # (seed, episode, step, resource, server) used fractions
-            free = np.where(
+            # q(free) at step t is about this task's arrival, as is the truth recorded with it.
+            level = np.where(
                 np.isnan(true[..., 0, :]),
                 -1,
                 free_units(1 - np.nan_to_num(true[..., 0, :]), self.units),
             )
-            # q(free) at step t is about the previous task's arrival (the model's convention):
-            # its truth is the one recorded at step t - 1 (unknown at an episode's first step).
-            level = np.full_like(free, -1)
-            level[:, :, 1:] = free[:, :, :-1]
             groups["constant_data"] = {
                 "true_load": ((*t, "resource", "server"), true),
                 "true_load_level": ((*t, "server"), level),
