@@ -1,7 +1,7 @@
 """Speed of the ``aif-pymdp`` agent: the jitted perceive-learn-plan-act step and whole episodes.
 
 Measures, on the ``paper`` offloading POMDP with the agent's default configuration (online A and B
-learning, 10 policies):
+learning, 5 policies: one per server):
 
 1. compile time of the jitted step (first call) at batch 1;
 2. decision latency of the jitted step at batch 1 (median over calls, ``block_until_ready``);
