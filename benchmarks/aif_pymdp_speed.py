@@ -1,7 +1,7 @@
 """Speed of the ``aif-pymdp`` agent: the jitted perceive-learn-plan-act step and whole episodes.
 
 Measures, on the ``paper`` offloading POMDP with the agent's default configuration (online A and B
-learning, 10 policies):
+learning, 5 policies: one per server):
 
 1. compile time of the jitted step (first call) at batch 1;
 2. decision latency of the jitted step at batch 1 (median over calls, ``block_until_ready``);
@@ -20,6 +20,7 @@ import datetime
 import os
 import platform
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -28,14 +29,14 @@ import numpy as np
 from aif_offload.models.offloading_pomdp import model_for_scenario
 
 from aif_offload.agents import EnvContext, Transition
-from aif_offload.agents.aif_pymdp import AifPymdpAgent, decision_step, default_config
+from aif_offload.agents.aif_pymdp import AifPymdpAgent, agent_config, decision_step
 from aif_offload.envs.vector import CloudEdgeLLMVectorEnv
 from aif_offload.pomdp import make_agent
 from aif_offload.scenarios import load_scenario
 
 
 def _inputs(spec, batch: int):
-    config = default_config(batch)
+    config = agent_config(batch)
     agent = make_agent(spec, config)
     obs = [jnp.zeros(batch, jnp.int32) for _ in spec.modalities]
     action = jnp.zeros((batch, len(spec.factors)), jnp.int32)
@@ -43,20 +44,21 @@ def _inputs(spec, batch: int):
     return agent, obs, action, keys
 
 
-def step_timing(spec, batch: int, calls: int) -> tuple[float, float]:
-    """(compile seconds, median seconds per call) of the jitted step at ``batch``."""
+def step_timing(spec, batch: int, calls: int, with_utility: bool) -> tuple[float, float]:
+    """(compile seconds, median seconds per call) of the jitted step at ``batch`` (learning on;
+    ``with_utility``: also the EFE's utility part, which the agent computes only when it records
+    its beliefs)."""
     agent, obs, action, keys = _inputs(spec, batch)
     lr = jnp.float32(1.0)
+    step = partial(decision_step, with_utility=with_utility)
     start = time.perf_counter()
-    agent, out = decision_step(agent, obs, agent.D, agent.D, action, keys, lr)
+    agent, out = step(agent, obs, agent.D, agent.D, action, keys, lr)
     jax.block_until_ready(out)
     compile_s = time.perf_counter() - start
     times = []
     for _ in range(calls):
         start = time.perf_counter()
-        agent, out = decision_step(
-            agent, obs, out["prior_next"], out["qs"], out["action"], out["keys"], lr
-        )
+        agent, out = step(agent, obs, out["prior_next"], out["qs"], out["action"], out["keys"], lr)
         jax.block_until_ready(out)
         times.append(time.perf_counter() - start)
     return compile_s, float(np.median(times))
@@ -95,14 +97,17 @@ def main() -> None:
     print(
         f"aif-pymdp speed, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"jax {jax.__version__} ({jax.default_backend()})\n"
+        f"load average {os.getloadavg()[0]:.1f}, jax {jax.__version__} ({jax.default_backend()})\n"
     )
     print("| measure | batch | value |\n|---|---|---|")
     for batch in (int(b) for b in args.batches.split(",")):
-        compile_s, per_call = step_timing(spec, batch, args.calls)
-        print(f"| compile time of the jitted step | {batch} | {compile_s:.1f} s |")
-        print(f"| decision latency (median per step) | {batch} | {per_call * 1e3:.2f} ms |")
-        print(f"| decisions per second | {batch} | {batch / per_call:,.0f} |", flush=True)
+        for with_utility, what in ((False, ""), (True, ", recording beliefs")):
+            compile_s, per_call = step_timing(spec, batch, args.calls, with_utility)
+            print(f"| compile time of the jitted step{what} | {batch} | {compile_s:.1f} s |")
+            print(
+                f"| decision latency (median per step){what} | {batch} | {per_call * 1e3:.3f} ms |"
+            )
+            print(f"| decisions per second{what} | {batch} | {batch / per_call:,.0f} |", flush=True)
     for batch in (1, 10):
         print(
             f"| episode wall time (100 tasks, env included) | {batch} | "

@@ -29,6 +29,7 @@ from pymdp import control
 from aif_offload.agents.base import Agent, EnvContext, Transition
 from aif_offload.agents.model_source import ModelSource
 from aif_offload.pomdp import AgentConfig, ModelSpec, make_agent
+from aif_offload.pomdp.learning import dirichlet_step
 from aif_offload.sim.outcome import Outcome
 
 
@@ -70,7 +71,9 @@ class DiscreteModel:
 
 
 def default_config(batch_size: int) -> AgentConfig:
-    """The agent options aif-pymdp runs with (Dirichlet scales, precisions, stochastic actions)."""
+    """The engine's default options (Dirichlet scales, precisions, stochastic actions, 16
+    fixed-point iterations of state inference: exact or near it for any model). A model may
+    return its own in :class:`DiscreteModel` (the shipped one runs one iteration, exact there)."""
     return AgentConfig(
         batch_size=batch_size,
         learn_A=True,
@@ -83,53 +86,26 @@ def default_config(batch_size: int) -> AgentConfig:
     )
 
 
-@eqx.filter_jit
-def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
+@eqx.filter_jit  # with_utility, a Python bool, is static (one compile per value)
+def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr, *, with_utility=True):
     """Perceive (infer states), learn (Dirichlet A/B), plan (EFE), act, and predict the next prior.
 
     ``obs``: list of (B,) int observations; ``prior``/``qs_prev``: lists of (B, n_f);
     ``action_prev``: (B, n_factors) flat pymdp action of the last step, -1 where there is none;
-    ``keys``: (B, 2) PRNG keys; ``lr``: learning-rate scalar (0 = frozen, no recompile).
+    ``keys``: (B, 2) PRNG keys; ``lr``: learning-rate scalar (0 = frozen, no recompile);
+    ``with_utility``: also return the utility part of the EFE (for the belief record; the decision
+    does not need it, and it costs a second pass over the policies).
     Returns the updated agent and a dict of outputs.
     """
     # Surprise of the observed outcome under the prior predictive (prediction error).
     predict = partial(control.compute_expected_obs, A_dependencies=agent.A_dependencies)
     qo_prior = jax.vmap(predict)(prior, agent.A)
     qs, info = agent.infer_states(obs, prior, return_info=True)
-    if agent.learn_A or agent.learn_B:
-        beliefs_B = [jnp.stack([p, q[:, -1]], axis=1) for p, q in zip(qs_prev, qs, strict=True)]
-        agent = agent.infer_parameters(
-            qs,
-            [o[:, None] for o in obs],
-            action_prev[:, None, :],
-            beliefs_B=beliefs_B,
-            lr_pA=lr,
-            lr_pB=lr,
-        )
-    q_pi, neg_efe = agent.infer_policies(qs)
-    utility_only = partial(
-        control.update_posterior_policies_inductive,
-        agent.policies.policy_arr,
-        A_dependencies=agent.A_dependencies,
-        B_dependencies=agent.B_dependencies,
-        use_utility=True,
-        use_states_info_gain=False,
-        use_param_info_gain=False,
-        use_inductive=False,
-    )
     latest = jtu.tree_map(lambda x: x[:, -1], qs)
-    _, utility = jax.vmap(utility_only)(
-        latest,
-        agent.A,
-        agent.B,
-        agent.C,
-        agent.E,
-        agent.pA,
-        agent.pB,
-        I=agent.I,
-        gamma=agent.gamma,
-        inductive_epsilon=agent.inductive_epsilon,
-    )
+    # The one-step Dirichlet update of pymdp's infer_parameters, without its sequence machinery
+    # (any A/B dependencies; tests/pomdp/test_learning.py checks it against pymdp's).
+    agent = dirichlet_step(agent, latest, obs, qs_prev, action_prev, lr)
+    q_pi, neg_efe = agent.infer_policies(qs)
     split = jax.vmap(jr.split)(keys)
     action = agent.sample_action(q_pi, rng_key=split[:, 0])
     prior_next = agent.update_empirical_prior(action, qs)
@@ -137,7 +113,6 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
         "qs": latest,
         "q_pi": q_pi,
         "neg_efe": neg_efe,
-        "utility": utility,
         "vfe": info["vfe"].reshape(agent.batch_size, -1)[:, -1],
         "qo_prior": qo_prior,
         "action": action,
@@ -145,6 +120,29 @@ def decision_step(agent, obs, prior, qs_prev, action_prev, keys, lr):
         "prior_next": prior_next,
         "keys": split[:, 1],
     }
+    if with_utility:
+        utility_only = partial(
+            control.update_posterior_policies_inductive,
+            agent.policies.policy_arr,
+            A_dependencies=agent.A_dependencies,
+            B_dependencies=agent.B_dependencies,
+            use_utility=True,
+            use_states_info_gain=False,
+            use_param_info_gain=False,
+            use_inductive=False,
+        )
+        _, out["utility"] = jax.vmap(utility_only)(
+            latest,
+            agent.A,
+            agent.B,
+            agent.C,
+            agent.E,
+            agent.pA,
+            agent.pB,
+            I=agent.I,
+            gamma=agent.gamma,
+            inductive_epsilon=agent.inductive_epsilon,
+        )
     return agent, out
 
 
@@ -261,7 +259,14 @@ class DiscreteAifAgent(Agent):
         self._steps_in_episode += 1
         obs_list = [jnp.asarray(obs[m], dtype=jnp.int32) for m in self.modalities]
         self.pymdp, out = decision_step(
-            self.pymdp, obs_list, self.prior, self.qs_prev, self.action_prev, self.keys, self._lr
+            self.pymdp,
+            obs_list,
+            self.prior,
+            self.qs_prev,
+            self.action_prev,
+            self.keys,
+            self._lr,
+            with_utility=self.record,
         )
         self.keys = out["keys"]
         self.prior = out["prior_next"]

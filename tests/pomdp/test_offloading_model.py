@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
 from aif_offload.models.offloading_pomdp import (
-    LOAD_LEVELS,
     OUTCOME_LEVELS,
+    ServerFacts,
     model_for_scenario,
     offloading_model,
+    release_transition,
+    report_likelihood,
+    server_facts,
 )
+from scipy import stats
 
-from aif_offload.agents.aif_pymdp import decision_step
+from aif_offload.agents.aif_pymdp import agent_config, decision_step
 from aif_offload.pomdp import AgentConfig, build, make_agent, to_xarray
+from aif_offload.pomdp.learning import dirichlet_step
 from aif_offload.scenarios import load_scenario
 
 ONE = jnp.float32(1.0)  # learning rate of the jitted step
+SERVERS = ["cloud", "edge-1", "edge-2", "edge-3", "edge-4"]
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +34,14 @@ def paper_model():
 
 def test_offloading_model_is_normalised_with_the_declared_shapes(paper_model):
     spec = paper_model
-    servers = ["cloud", "edge-1", "edge-2", "edge-3", "edge-4"]
-    assert list(spec.controls) == ["server", "allocation"]
-    assert spec.levels("server") == tuple(servers)
-    assert spec.levels("route") == ("none", *servers)
-    assert spec.A_shape("outcome_cloud") == (len(OUTCOME_LEVELS), 6, 2, len(LOAD_LEVELS))
-    assert spec.B_shape("load_edge-1") == (3, 3, 5, 2)
+    assert list(spec.controls) == ["server"]
+    assert spec.levels("server") == tuple(SERVERS)
+    # Free whole-GPU slots: 2 GPUs at the cloud, 9 at every edge (the nominal view's num_gpus).
+    assert spec.levels("free_cloud") == ("0", "1", "2")
+    assert spec.levels("free_edge-3") == tuple(str(k) for k in range(10))
+    assert spec.B_shape("free_edge-1") == (10, 10, 5)
+    assert spec.B_shape("served_cloud") == (len(OUTCOME_LEVELS), len(OUTCOME_LEVELS), 3, 5)
+    assert spec.A_shape("outcome_edge-2") == (len(OUTCOME_LEVELS), len(OUTCOME_LEVELS))
     arrays = build(spec)  # validates
     for a in arrays.A:
         np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-5)
@@ -41,40 +50,132 @@ def test_offloading_model_is_normalised_with_the_declared_shapes(paper_model):
     for d in arrays.D:
         np.testing.assert_allclose(d.sum(axis=-1), 1.0, atol=1e-6)
     ds = to_xarray(spec)
-    assert ds["A_outcome_edge-2"].dims == (
-        "outcome_edge-2",
-        "route",
-        "allocation_used",
-        "load_edge-2",
+    assert ds["B_served_edge-2"].dims == (
+        "served_edge-2_next",
+        "served_edge-2",
+        "free_edge-2",
+        "server",
     )
-    # A task routed elsewhere is never seen in this server's outcome modality.
-    assert ds["A_outcome_edge-2"].sel({"route": "cloud", "outcome_edge-2": "none"}).min() == 1.0
-    # Sending a task to a server can only raise its load, sending it elsewhere only lowers it.
-    up = ds["B_load_edge-1"].sel(server="edge-1", allocation="whole")
-    assert up.sel({"load_edge-1": "free", "load_edge-1_next": "busy"}) > 0.2
-    down = ds["B_load_edge-1"].sel(server="cloud", allocation="whole")
-    assert down.sel({"load_edge-1": "free", "load_edge-1_next": "busy"}) < 0.01
+    served = ds["B_served_edge-2"].sel(server="edge-2")
+    # A task sent to a server with a free slot completes; with none it fails.
+    assert served.sel({"free_edge-2": "3", "served_edge-2_next": "completed"}).min() > 0.95
+    assert served.sel({"free_edge-2": "0", "served_edge-2_next": "failed"}).min() > 0.95
+    # A task sent elsewhere leaves nothing to see at this server.
+    other = ds["B_served_edge-2"].sel(server="cloud")
+    assert other.sel({"served_edge-2_next": "none"}).min() > 0.95
+    # Sending a task takes one slot; with no task the count can only rise (releases).
+    taken = ds["B_free_edge-1"].sel(server="edge-1", **{"free_edge-1": "5"})
+    kept = ds["B_free_edge-1"].sel(server="cloud", **{"free_edge-1": "5"})
+    assert int(np.argmax(taken.values)) == 4 and int(np.argmax(kept.values)) == 5
+    assert float(kept.sel({"free_edge-1_next": ["0", "1", "2", "3", "4"]}).sum()) < 0.01
+
+
+def test_model_is_built_from_the_nominal_view():
+    scenario = load_scenario("paper-hidden")
+    nominal = scenario.nominal_view()
+    assert server_facts(nominal) == server_facts(nominal.model_copy())
+    facts = {f.name: f for f in server_facts(nominal)}
+    servers = {s.name: s for s in nominal.servers}
+    for name, f in facts.items():
+        assert f.units == servers[name].num_gpus  # the largest share is a whole GPU
+        assert f.report_noise_units == pytest.approx(
+            nominal.observation.report_noise_std * servers[name].num_gpus
+        )
+    # The hidden section does not reach the model: the view and the view of the view agree.
+    spec_a = model_for_scenario(nominal)
+    spec_b = model_for_scenario(nominal.nominal_view())
+    for f in spec_a.B:
+        np.testing.assert_array_equal(spec_a.B[f], spec_b.B[f])
+
+
+def test_release_dynamics_are_binomial_and_reports_gaussian():
+    table = release_transition(9, 0.1, floor=0.0)
+    # 4 free, a task takes one: 3 + Binomial(5 busy, 0.1).
+    np.testing.assert_allclose(table[3:9, 4, 1], stats.binom.pmf(np.arange(6), 5, 0.1))
+    np.testing.assert_allclose(table[4:10, 4, 0], stats.binom.pmf(np.arange(6), 5, 0.1))
+    # No slot free: the task fails and takes nothing.
+    np.testing.assert_allclose(table[:, 0, 1], table[:, 0, 0])
+    report = report_likelihood(2, 0.5, floor=0.0)
+    assert report[1, 1] == pytest.approx(
+        stats.norm.cdf(0.5, scale=0.5) - stats.norm.cdf(-0.5, scale=0.5)
+    )
+    assert report[0, 0] == pytest.approx(stats.norm.cdf(0.5, scale=0.5))  # clipped at 0
 
 
 def test_preferences_follow_the_rewardless_guidance(paper_model):
-    c = {
-        m: dict(zip(paper_model.levels(m), paper_model.C[m], strict=True))
-        for m in ("outcome_cloud", "accuracy")
-    }
-    out, acc = c["outcome_cloud"], c["accuracy"]
-    assert out["failed"] < out["none"] == 0 < out["slow"] < out["fast"]
-    # completion first, then latency, then accuracy
-    assert -out["failed"] > out["fast"] - out["slow"] > acc["edge-tier"] - acc["cloud-tier"] > 0
+    cloud = dict(
+        zip(paper_model.levels("outcome_cloud"), paper_model.C["outcome_cloud"], strict=True)
+    )
+    edge = dict(
+        zip(paper_model.levels("outcome_edge-1"), paper_model.C["outcome_edge-1"], strict=True)
+    )
+    assert cloud["failed"] < cloud["none"] == 0 < edge["completed"] < cloud["completed"]
+    assert cloud["failed"] == edge["failed"]
 
 
-def test_the_policy_space_is_server_times_allocation(paper_model):
+def test_the_policy_space_is_the_servers(paper_model):
     agent = make_agent(paper_model, AgentConfig())
-    assert agent.policies.num_policies == 10
+    assert agent.policies.num_policies == len(SERVERS)
 
 
-def test_model_needs_one_flag_per_server():
-    with pytest.raises(ValueError, match="is_cloud"):
-        offloading_model(["cloud", "edge"], [True])
+def test_model_needs_servers_with_slots():
+    with pytest.raises(ValueError, match="servers"):
+        offloading_model([])
+    with pytest.raises(ValueError, match="units"):
+        offloading_model([ServerFacts("edge", 0, 10.0, 0.3, 0.1)])
+
+
+def _random_step(agent, key, batch):
+    k = jr.PRNGKey(key)
+    qs = [jax.nn.softmax(jr.normal(jr.fold_in(k, i), d.shape)) for i, d in enumerate(agent.D)]
+    qs_prev = [
+        jax.nn.softmax(jr.normal(jr.fold_in(k, 50 + i), d.shape)) for i, d in enumerate(agent.D)
+    ]
+    obs = [
+        jr.randint(jr.fold_in(k, 100 + i), (batch,), 0, a.shape[1]) for i, a in enumerate(agent.A)
+    ]
+    return qs, qs_prev, obs
+
+
+def test_one_step_learning_equals_pymdps_infer_parameters(paper_model):
+    batch = 3
+    agent = make_agent(paper_model, agent_config(batch))
+    qs, qs_prev, obs = _random_step(agent, 0, batch)
+    action = jnp.array([[1] * 10, [-1] * 10, [4] * 10], jnp.int32)  # row 1: no previous action
+    reference = agent.infer_parameters(
+        [q[:, None] for q in qs],
+        [o[:, None] for o in obs],
+        action[:, None, :],
+        beliefs_B=[jnp.stack([p, q], axis=1) for p, q in zip(qs_prev, qs, strict=True)],
+        lr_pA=0.7,
+        lr_pB=0.7,
+    )
+    mine = dirichlet_step(agent, qs, obs, qs_prev, action, jnp.float32(0.7))
+    for name in ("pA", "A", "pB", "B"):
+        for ours, theirs in zip(getattr(mine, name), getattr(reference, name), strict=True):
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    # The row without a previous action learned no transition.
+    for ours, prior in zip(mine.pB, agent.pB, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours[1]), np.asarray(prior[1]))
+
+
+def test_one_fixed_point_iteration_is_exact_for_this_model(paper_model):
+    batch = 2
+    one = make_agent(paper_model, agent_config(batch))
+    many = make_agent(paper_model, AgentConfig(**{**agent_config(batch).as_dict(), "num_iter": 16}))
+    _, qs_prev, obs = _random_step(one, 1, batch)
+    for a, b in zip(one.infer_states(obs, qs_prev), many.infer_states(obs, qs_prev), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+    # and it is the closed form: prior x the likelihood of each modality reading the factor
+    f = list(paper_model.factors).index("free_edge-1")
+    prior = np.asarray(qs_prev[f][0])
+    post = prior.copy()
+    for m, name in enumerate(paper_model.modalities):
+        if paper_model.modalities[name].depends_on == ("free_edge-1",):
+            post = post * paper_model.A[name][int(obs[m][0])]
+    np.testing.assert_allclose(
+        np.asarray(one.infer_states(obs, qs_prev)[f][0, -1]), post / post.sum(), atol=1e-5
+    )
 
 
 def _hand_efe(spec, qs):
