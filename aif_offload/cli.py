@@ -566,7 +566,9 @@ def experiment(
     _sizes(episodes, eval_episodes)
     _executor(executor, workers, address)
     parsed = _parse_values(values)
-    base = _scenario(scenario or EXPERIMENTS[name].get("scenario", DEFAULT_SCENARIO))
+    if scenario is None:  # not given ('' is given, and refused by _scenario)
+        scenario = EXPERIMENTS[name].get("scenario", DEFAULT_SCENARIO)
+    base = _scenario(scenario)
     try:
         spec = named_experiment(
             name,

@@ -140,6 +140,7 @@ def test_compare_runs_agents_on_the_same_seeds(tmp_path, capsys):
         (["experiment", "adaptation", "--agents", "greedy", "--episodes", "1"], "--episodes"),
         (["experiment", "nothing"], "NAME: unknown experiment"),
         (["experiment", "adaptation", "--shift", "quake", "--out", "X"], "--shift: unknown shift"),
+        (["experiment", "learning", "--scenario", "", "--out", "X"], "--scenario"),
         (["experiment", "load", "--shift", "load", "--out", "X"], "--shift: only the adaptation"),
         (["compare", "--agents", "greedy", "--seeds", "1", "--out", "/proc/x"], "--out"),
     ],
