@@ -94,13 +94,6 @@ def execute_units(
     return units
 
 
-def execute_unit(
-    spec_json: str, unit: Unit, directory: str, tick: Callable[[], None] | None = None
-) -> Unit:
-    """Run one unit and write its file; safe to call in any process."""
-    return execute_units(spec_json, (unit,), directory, tick)[0]
-
-
 def seed_batches(spec: ExperimentSpec, pending: list[Unit], workers: int) -> list[tuple[Unit, ...]]:
     """The pending units as the batches they run in: the seeds of one agent at one swept value
     together where the agent batches seeds (``Agent.batches_seeds``), each unit alone otherwise.

@@ -224,12 +224,14 @@ def run_agent(
         write_atomic(stamp(beliefs, beliefs_attrs or {}), beliefs_path)
     if recorder is not None and task_records_path is not None:
         write_atomic(recorder.to_dataset(beliefs_attrs), task_records_path)
+    all_tasks = recorder.to_dataset() if recorder is not None and seed_outputs else None
     for row, (seed, outputs) in enumerate(zip(seeds, seed_outputs or (), strict=False)):
         if beliefs is not None and outputs.beliefs_path is not None:
             share = _seed_slice(beliefs, row, len(seeds))
             write_atomic(stamp(share, outputs.attrs), outputs.beliefs_path)
         if recorder is not None and outputs.task_records_path is not None:
-            tasks = _seed_tasks(recorder.to_dataset(outputs.attrs), int(seed))
+            tasks = _seed_tasks(all_tasks, int(seed))  # built once, sliced per seed
+            tasks.attrs = {**outputs.attrs, **all_tasks.attrs}
             write_atomic(tasks, outputs.task_records_path)
     results = []
     for row, seed in enumerate(seeds):

@@ -16,6 +16,23 @@ from aif_offload.pomdp.learning import dirichlet_step
 from tests.agents.user_models.tiny_pomdp import tiny_spec
 
 
+def assert_equals_pymdps_update(agent, qs, obs, qs_prev, action, lr: float = 0.7):
+    """``dirichlet_step`` against pymdp's ``infer_parameters`` on one step; returns ours."""
+    reference = agent.infer_parameters(
+        [q[:, None] for q in qs],
+        [o[:, None] for o in obs],
+        action[:, None, :],
+        beliefs_B=[jnp.stack([p, q], axis=1) for p, q in zip(qs_prev, qs, strict=True)],
+        lr_pA=lr,
+        lr_pB=lr,
+    )
+    mine = dirichlet_step(agent, qs, obs, qs_prev, action, jnp.float32(lr))
+    for name in ("pA", "A", "pB", "B"):
+        for ours, theirs in zip(getattr(mine, name), getattr(reference, name), strict=True):
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    return mine
+
+
 def tangled_spec() -> ModelSpec:
     """Random numbers on a layout with every kind of dependency: a modality of two factors, a
     factor whose transition reads another factor, one with two controls, one with none."""
@@ -69,18 +86,7 @@ def test_one_step_update_equals_pymdps_infer_parameters(make_spec):
     action[1] = -1
     action = jnp.asarray(action, jnp.int32)
     assert action.shape == (batch, n_factors)
-    reference = agent.infer_parameters(
-        [q[:, None] for q in qs],
-        [o[:, None] for o in obs],
-        action[:, None, :],
-        beliefs_B=[jnp.stack([p, q], axis=1) for p, q in zip(qs_prev, qs, strict=True)],
-        lr_pA=0.7,
-        lr_pB=0.7,
-    )
-    mine = dirichlet_step(agent, qs, obs, qs_prev, action, jnp.float32(0.7))
-    for name in ("pA", "A", "pB", "B"):
-        for ours, theirs in zip(getattr(mine, name), getattr(reference, name), strict=True):
-            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    mine = assert_equals_pymdps_update(agent, qs, obs, qs_prev, action)
     # Learning happened (the check above is not vacuous) except where there is no last action.
     assert any(not np.allclose(m, p) for m, p in zip(mine.pB, agent.pB, strict=True))
     for ours, prior in zip(mine.pB, agent.pB, strict=True):

@@ -20,8 +20,8 @@ from scipy import stats
 
 from aif_offload.agents.aif_pymdp import agent_config, decision_step
 from aif_offload.pomdp import AgentConfig, build, make_agent, to_xarray
-from aif_offload.pomdp.learning import dirichlet_step
 from aif_offload.scenarios import load_scenario
+from tests.pomdp.test_learning import assert_equals_pymdps_update
 
 ONE = jnp.float32(1.0)  # learning rate of the jitted step
 SERVERS = ["cloud", "edge-1", "edge-2", "edge-3", "edge-4"]
@@ -142,18 +142,7 @@ def test_one_step_learning_equals_pymdps_infer_parameters(paper_model):
     agent = make_agent(paper_model, agent_config(batch))
     qs, qs_prev, obs = _random_step(agent, 0, batch)
     action = jnp.array([[1] * 10, [-1] * 10, [4] * 10], jnp.int32)  # row 1: no previous action
-    reference = agent.infer_parameters(
-        [q[:, None] for q in qs],
-        [o[:, None] for o in obs],
-        action[:, None, :],
-        beliefs_B=[jnp.stack([p, q], axis=1) for p, q in zip(qs_prev, qs, strict=True)],
-        lr_pA=0.7,
-        lr_pB=0.7,
-    )
-    mine = dirichlet_step(agent, qs, obs, qs_prev, action, jnp.float32(0.7))
-    for name in ("pA", "A", "pB", "B"):
-        for ours, theirs in zip(getattr(mine, name), getattr(reference, name), strict=True):
-            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
+    mine = assert_equals_pymdps_update(agent, qs, obs, qs_prev, action)
     # The row without a previous action learned no transition.
     for ours, prior in zip(mine.pB, agent.pB, strict=True):
         np.testing.assert_array_equal(np.asarray(ours[1]), np.asarray(prior[1]))
