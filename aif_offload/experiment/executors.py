@@ -97,7 +97,9 @@ def execute_units(
 def seed_batches(spec: ExperimentSpec, pending: list[Unit], workers: int) -> list[tuple[Unit, ...]]:
     """The pending units as the batches they run in: the seeds of one agent at one swept value
     together where the agent batches seeds (``Agent.batches_seeds``), each unit alone otherwise.
-    A group is split so that there are at least ``workers`` batches where units allow."""
+    A group is split so that there are at least ``workers`` batches where units allow. Batches of
+    several seeds come first, the largest first: one of them costs several single runs, and
+    submitted last it is the tail that one worker finishes while the others idle."""
     groups: dict[tuple[str, float | None], list[Unit]] = {}
     singles: list[tuple[Unit, ...]] = []
     for unit in pending:
@@ -105,12 +107,13 @@ def seed_batches(spec: ExperimentSpec, pending: list[Unit], workers: int) -> lis
             groups.setdefault((unit.agent, unit.value), []).append(unit)
         else:
             singles.append((unit,))
-    batches = list(singles)
+    batches: list[tuple[Unit, ...]] = []
     parts = max(1, -(-(workers - len(singles)) // max(1, len(groups))))
     for units in groups.values():
         size = -(-len(units) // min(parts, len(units)))
         batches.extend(tuple(units[i : i + size]) for i in range(0, len(units), size))
-    return batches
+    batches.sort(key=len, reverse=True)  # stable: equal sizes keep the experiment's order
+    return batches + singles
 
 
 _ticks = None  # a pool worker's progress queue, set by _init_worker

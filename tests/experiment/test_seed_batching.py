@@ -73,6 +73,9 @@ def test_batches_group_a_batching_agent_by_value_and_leave_others_alone():
     assert {b[0].value for b in greedy} == {9.0, 15.0}
     assert all(len(b) == 1 for b in batches if b[0].agent == "ppo")
     assert sorted(u for b in batches for u in b) == sorted(spec.units())
+    # The multi-seed batches are submitted first, so that none is the tail of the run.
+    sizes = [len(b) for b in batches]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 1 and sizes[-1] == 1
     # More workers than groups: the groups are split so that every worker has a batch.
     only_greedy = _spec(agents=("greedy",), values=(15.0,))
     split = seed_batches(only_greedy, only_greedy.units(), workers=2)
