@@ -12,6 +12,7 @@ library's examples (see docs/baselines.md); the episode length sets the collecti
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -133,7 +134,11 @@ class TianshouAgent(DeepRLAgent):
         actions = int(np.prod(self.context.action_nvec))
         per_row, self.algorithms = [], []
         for seed in self.seeds:
+            # Tianshou's replay buffers sample from numpy's global generator: seeded with torch's,
+            # or a run depends on what ran before it in the same worker process.
             torch.manual_seed(seed)
+            np.random.seed(seed)  # noqa: NPY002 - the global generator Tianshou reads
+            random.seed(seed)
             curve: list[dict[str, np.ndarray]] = []
 
             def report(summary, curve=curve) -> None:

@@ -45,6 +45,24 @@ def test_training_is_seed_deterministic(name):
         np.testing.assert_array_equal(first.eval_metrics[key], second.eval_metrics[key])
 
 
+@pytest.mark.parametrize("name", ["rainbow-dqn", "sac"])
+def test_training_does_not_depend_on_the_processs_global_generators(name):
+    # A pool worker runs many units in turn: what ran before must not change a run's result.
+    import random
+
+    import torch
+
+    results = []
+    for state in (0, 12345):
+        np.random.seed(state)  # noqa: NPY002 - the legacy global generator is what is tested
+        random.seed(state)
+        torch.manual_seed(state)
+        results.append(run_agent(name, _small(), [5], 2, eval_episodes=1)[0])
+    for key in ("sum_reward", "completion_rate"):
+        np.testing.assert_array_equal(results[0].metrics[key], results[1].metrics[key])
+        np.testing.assert_array_equal(results[0].eval_metrics[key], results[1].eval_metrics[key])
+
+
 @pytest.mark.parametrize("flat", [False, True])
 def test_observation_mask_equals_the_environment_mask(flat):
     env = CloudEdgeLLMEnv("paper", flatten_actions=flat)
