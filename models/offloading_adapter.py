@@ -26,7 +26,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from aif_offload.models.offloading_pomdp import OUTCOME_LEVELS, model_for_scenario, server_facts
+from aif_offload.models.offloading_pomdp import (
+    OUTCOME_LEVELS,
+    model_for_scenario,
+    server_facts,
+    vague_concentrations,
+)
 
 from aif_offload.agents.allocation import Forecaster
 from aif_offload.agents.base import EnvContext, Transition
@@ -152,13 +157,17 @@ class OffloadingAdapter:
 
 def build(agent) -> DiscreteModel:
     """``aif-pymdp``'s model: the offloading POMDP for the agent's scenario (with the agent's
-    ``params``, if it has any), its adapter and :func:`agent_config`."""
+    ``params``, if it has any), its adapter and :func:`agent_config`; under the agent's
+    ``prior`` ``vague``, the wide Dirichlet counts of ``vague_concentrations``."""
     context = agent.context
     spec = model_for_scenario(context.scenario, getattr(agent, "params", None))
     outcomes = tuple(m for m in spec.modalities if m.startswith("outcome_"))
+    config = agent_config(context.batch_size)
+    vague = str(getattr(agent, "prior", "nominal")) == "vague"
     return DiscreteModel(
         spec,
         OffloadingAdapter(context),
-        config=agent_config(context.batch_size),
+        config=config,
         outcome_modalities=outcomes,
+        concentrations=vague_concentrations(spec, config.pB_scale) if vague else None,
     )

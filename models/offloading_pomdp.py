@@ -207,3 +207,51 @@ def server_facts(scenario) -> list[ServerFacts]:
 def model_for_scenario(scenario, params: OffloadingParams | None = None) -> ModelSpec:
     """The model for a scenario's servers, deadline, latency model and report noise."""
     return offloading_model(server_facts(scenario), params)
+
+
+# ``@prior=vague`` (``vague_concentrations``): pseudo-observations per column of a learned part that
+# starts flat (the nominal prior gives 50 per A column and 20 per B column), and the weight and
+# pseudo-observations of the load report's likelihood, which starts as the nominal one mixed with a
+# uniform one. Not all flat: with every A and B flat nothing tells one free-unit level from another
+# (each level explains the data alike, and learning from a uniform posterior stays uniform), so the
+# report, the simulator's reading of the free units whose noise the observation spec states, is kept
+# as a weak anchor; it says nothing about the speeds or the other tenants.
+VAGUE_COUNTS = 1.0
+VAGUE_REPORT_COUNTS = 4.0
+VAGUE_REPORT_UNIFORM = 0.5
+
+
+def vague_concentrations(spec: ModelSpec, pB_scale: float) -> dict[str, np.ndarray]:
+    """Dirichlet counts of ``aif-pymdp@prior=vague`` for the arrays of ``spec`` (by name).
+
+    Flat (``VAGUE_COUNTS`` per column): every server's release dynamics ``B[free_<s>]`` (the
+    nominal one is a binomial release at 1 / the nominal task duration and no other tenants: the
+    speeds and the tenants), its ledger likelihood ``A[ledger_<s>]`` (the ledger holds every task
+    for its nominal compute time, so how well it tracks the free units is again the speeds and
+    the tenants), and the columns of ``B[served_<s>]`` where the task is sent there (whether it
+    completes with a unit free depends on its speed against the deadline). Weak, nominal mixed
+    with uniform: ``A[report_<s>]`` (the anchor, see above). Nominal, being bookkeeping the agent
+    knows by construction: ``A[outcome_<s>]`` (the outcome it observes is the served state, the
+    identity) and the columns of ``B[served_<s>]`` where the task goes elsewhere ("none"); these
+    are not in the result, so they keep ``pA_scale * A`` / ``pB_scale * B``. Not learned, so
+    nominal: D (every server starts idle) and C (the preferences).
+    """
+    out: dict[str, np.ndarray] = {}
+
+    def flat(shape) -> np.ndarray:
+        return np.full(shape, VAGUE_COUNTS / shape[0])
+
+    servers = spec.controls["server"].levels
+    for s in servers:
+        free, served = f"free_{s}", f"served_{s}"
+        out[free] = flat(spec.B[free].shape)
+        out[f"ledger_{s}"] = flat(spec.A[f"ledger_{s}"].shape)
+        report = spec.A[f"report_{s}"]
+        uniform = np.full(report.shape, 1.0 / report.shape[0])
+        mixed = (1 - VAGUE_REPORT_UNIFORM) * report + VAGUE_REPORT_UNIFORM * uniform
+        out[f"report_{s}"] = VAGUE_REPORT_COUNTS * mixed
+        counts = pB_scale * np.asarray(spec.B[served], dtype=float)  # (next, served, free, server)
+        here = servers.index(s)
+        counts[..., here] = flat(counts[..., here].shape)
+        out[served] = counts
+    return out

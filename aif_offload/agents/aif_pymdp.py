@@ -25,6 +25,7 @@ from aif_offload.agents.discrete_engine import (
     default_config,
 )
 from aif_offload.agents.model_source import ModelSource
+from aif_offload.agents.priors import PRIORS, Prior
 from aif_offload.models.offloading_adapter import OffloadingAdapter, agent_config, free_units
 from aif_offload.models.offloading_pomdp import OffloadingParams
 from aif_offload.pomdp import AgentConfig
@@ -42,6 +43,11 @@ class AifPymdpAgent(declared.AifPymdp, DiscreteAifAgent):
     """
 
     model: ClassVar[ModelSource | str] = ModelSource("aif_offload.models.offloading_adapter:build")
+    # ``@prior=vague``: the learned A / B start from weak, flat Dirichlet counts where the nominal
+    # view speaks of speeds and tenants (``models/offloading_pomdp.py:vague_concentrations``).
+    prior: ClassVar[Prior] = Prior("nominal")
+    priors: ClassVar[tuple[str, ...]] = PRIORS
+    hyperparameters: ClassVar[dict[str, str]] = {"model": "model", "prior": "prior"}
 
     def __init__(
         self,

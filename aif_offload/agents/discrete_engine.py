@@ -12,7 +12,7 @@ The walkthrough is ``docs/models.md`` ("Your own model").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar, Protocol, runtime_checkable
@@ -61,13 +61,16 @@ class DiscreteModel:
     ``config``: pymdp options (precisions, learning, ``policy_len``), None for the engine's
     :func:`default_config`; its ``batch_size`` must be the agent's. ``outcome_modalities``: the
     modalities whose surprise under the prior predictive is reported per episode
-    (``mean_surprise``); None for all.
+    (``mean_surprise``); None for all. ``concentrations``: the model's own Dirichlet counts of
+    some A / B arrays, by modality or factor name, in place of ``pA_scale * A`` /
+    ``pB_scale * B`` (:func:`aif_offload.pomdp.build.build`); None for none.
     """
 
     spec: ModelSpec
     adapter: DiscreteAdapter
     config: AgentConfig | None = None
     outcome_modalities: tuple[str, ...] | None = None
+    concentrations: Mapping[str, np.ndarray] | None = None
 
 
 def default_config(batch_size: int) -> AgentConfig:
@@ -190,7 +193,7 @@ class DiscreteAifAgent(Agent):
             raise ValueError(
                 f"config.batch_size: must equal the batch ({batch}), got {self.config.batch_size}"
             )
-        self.pymdp = make_agent(self.spec, self.config)
+        self.pymdp = make_agent(self.spec, self.config, built.concentrations)
         self.factors = list(self.spec.factors)
         self.modalities = list(self.spec.modalities)
         self.controls = list(self.spec.controls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -37,12 +38,16 @@ def build(
     batch_size: int = 1,
     pA_scale: float | None = None,
     pB_scale: float | None = None,
+    concentrations: Mapping[str, np.ndarray] | None = None,
 ) -> PymdpArrays:
     """Validate ``spec`` and lay it out for pymdp.
 
     ``pA_scale`` / ``pB_scale`` give Dirichlet priors ``scale * A`` / ``scale * B``: informative
     priors centred on the declared model (a flat prior would wipe it out); the scale is the number
     of pseudo-observations each column is worth. Entries that are exactly 0 stay 0 under learning.
+    ``concentrations`` (by modality or factor name, each of the shape of its A / B) replaces the
+    Dirichlet counts of those arrays, whose A / B are then the counts' means (a model's own
+    prior, e.g. ``aif-pymdp@prior=vague``); it needs the matching scale (learning on).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
@@ -60,15 +65,39 @@ def build(
         x = np.asarray(x, dtype=np.float32)
         return np.ascontiguousarray(np.broadcast_to(x, (batch_size, *x.shape)))
 
-    A = [batched(spec.A[m]) for m in modalities]
-    B = [batched(spec.B[f]) for f in factors]
+    own = dict(concentrations or {})
+    unknown = sorted(set(own) - set(modalities) - set(factors))
+    if unknown:
+        raise ValueError(
+            f"concentrations: {unknown} are not modalities or factors of '{spec.name}'"
+        )
+
+    def counts(name: str, declared: np.ndarray, scale: float | None) -> np.ndarray | None:
+        if name not in own:
+            return None if scale is None else scale * batched(declared)
+        c = np.asarray(own[name], dtype=float)
+        if scale is None or c.shape != np.shape(declared) or not np.all(c > 0):
+            raise ValueError(
+                f"concentrations['{name}']: needs learning on and positive counts of shape "
+                f"{np.shape(declared)}, got shape {c.shape}"
+            )
+        return batched(c)
+
+    pA = [counts(m, spec.A[m], pA_scale) for m in modalities]
+    pB = [counts(f, spec.B[f], pB_scale) for f in factors]
+    # An array with its own counts starts at their mean (what learning would make of them).
+    A = [
+        batched(spec.A[m]) if m not in own else _mean(p)
+        for m, p in zip(modalities, pA, strict=True)
+    ]
+    B = [batched(spec.B[f]) if f not in own else _mean(p) for f, p in zip(factors, pB, strict=True)]
     return PymdpArrays(
         A=A,
         B=B,
         C=[batched(spec.C[m]) for m in modalities],
         D=[batched(spec.D[f]) for f in factors],
-        pA=None if pA_scale is None else [pA_scale * a for a in A],
-        pB=None if pB_scale is None else [pB_scale * b for b in B],
+        pA=None if pA_scale is None else pA,
+        pB=None if pB_scale is None else pB,
         A_dependencies=[
             [factors.index(d) for d in spec.modalities[m].depends_on] for m in modalities
         ],
@@ -85,6 +114,11 @@ def build(
         modalities=modalities,
         controls=controls,
     )
+
+
+def _mean(counts: np.ndarray) -> np.ndarray:
+    """Dirichlet mean over the outcome / next-state axis (axis 1, after the batch)."""
+    return (counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def to_xarray(spec: ModelSpec) -> xr.Dataset:
@@ -166,12 +200,19 @@ class AgentConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def make_agent(spec: ModelSpec, config: AgentConfig):
-    """pymdp's ``Agent`` for ``spec`` with the options of ``config`` (factorised controls)."""
+def make_agent(
+    spec: ModelSpec, config: AgentConfig, concentrations: Mapping[str, np.ndarray] | None = None
+):
+    """pymdp's ``Agent`` for ``spec`` with the options of ``config`` (factorised controls);
+    ``concentrations``: a model's own Dirichlet counts by array name (:func:`build`)."""
     from pymdp.agent import Agent as PymdpAgent  # JAX is imported only when an agent is built
 
     arrays = build(
-        spec, batch_size=config.batch_size, pA_scale=config.pA_scale, pB_scale=config.pB_scale
+        spec,
+        batch_size=config.batch_size,
+        pA_scale=config.pA_scale,
+        pB_scale=config.pB_scale,
+        concentrations=concentrations,
     )
     return PymdpAgent(
         A=[np.asarray(a) for a in arrays.A],
