@@ -93,7 +93,7 @@ class FactorisedPolicy(nn.Module):
 class FactorisedPPO(PPO):
     """rejax PPO with :class:`FactorisedPolicy` (``agent_kwargs["nvec"]``) and SB3's optimiser."""
 
-    clip_value_loss: bool = struct.field(pytree_node=False, default=False)  # SB3: clip_range_vf None
+    clip_value_loss: bool = struct.field(pytree_node=False, default=False)  # SB3: no clip_range_vf
     adam_eps: float = struct.field(pytree_node=False, default=1e-5)  # SB3's; optax's is 1e-8
     global_norm_clip: bool = struct.field(pytree_node=False, default=True)  # SB3 clips the norm
 
