@@ -234,9 +234,10 @@ class PPOJaxAgent(declared.PPOJax, RejaxAgent):
     }
 
     def algorithm(self) -> type:
-        from rejax import PPO
+        # rejax's PPO with SB3's MultiDiscrete head and optimiser settings (factorised_ppo.py)
+        from aif_offload.agents.factorised_ppo import FactorisedPPO
 
-        return PPO
+        return FactorisedPPO
 
     def config(self, episode_steps: int, num_envs: int, total_steps: int) -> dict[str, Any]:
         # SB3's PPO defaults where rejax's differ, and `ppo`'s rollout: one episode's worth of
@@ -254,12 +255,18 @@ class PPOJaxAgent(declared.PPOJax, RejaxAgent):
             "vf_coef": 0.5,
             "max_grad_norm": 0.5,
             "total_timesteps": total_steps,
-            "agent_kwargs": {"activation": "tanh", "hidden_layer_sizes": (64, 64)},
+            "agent_kwargs": {
+                "activation": "tanh",
+                "hidden_layer_sizes": (64, 64),
+                "nvec": tuple(int(n) for n in self.context.action_nvec),
+            },
         }
 
     def _row_action(self, state, obs, key):
-        dist = self.algo.actor.apply(state.actor_ts.params, obs[None], method="_action_dist")
-        return _pick(dist, key, self.stochastic_evaluation)
+        params = state.actor_ts.params
+        if self.stochastic_evaluation:
+            return self.algo.actor.apply(params, obs[None], key, method="act")[0]
+        return self.algo.actor.apply(params, obs[None], method="mode")[0]
 
 
 class DQNJaxAgent(declared.DQNJax, RejaxAgent):
